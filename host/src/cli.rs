@@ -1,0 +1,469 @@
+//! Command-line interface: argument parsing and what each command prints.
+
+/// Prints a line; a closed stdout (`statusport … | head`) ends the command
+/// quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use statusport::domain::platform::{Dimension, Origin, Platform};
+use statusport::domain::shipment::{Package, PackageLine, Shipment};
+use statusport::plugins::call::{CallContext, CallReport};
+use statusport::plugins::registry::{self, LoadedPlugin};
+use statusport::plugins::{ChannelContext, Limits, MemoryState, Registry, Runtime};
+
+#[derive(Parser, Debug)]
+#[command(name = "statusport", version, about = "Order-status middleware")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Platform plugins: check one, list a directory.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginCommand {
+    /// Loads a plugin in the sandbox, validates its describe and prints its
+    /// statuses; with --against, calls push-status and upload-shipment
+    /// against a platform and reports what was sent.
+    Check(CheckArgs),
+    /// Loads every plugin of a directory and shows what was loaded and why
+    /// anything was refused.
+    List(ListArgs),
+}
+
+#[derive(Args, Debug)]
+struct RuntimeArgs {
+    /// Where compiled plugin code is cached between runs.
+    #[arg(long, env = "STATUSPORT_CACHE_DIR", default_value = "statusport-data/compiled")]
+    cache_dir: PathBuf,
+    /// Wall-clock limit of one plugin call, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    deadline_ms: u64,
+    /// Memory cap of one plugin call, in MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    memory_mib: u64,
+}
+
+impl RuntimeArgs {
+    fn runtime(&self) -> anyhow::Result<Arc<Runtime>> {
+        let limits = Limits {
+            memory_bytes: (self.memory_mib as usize) * 1024 * 1024,
+            deadline: Duration::from_millis(self.deadline_ms),
+            ..Limits::default()
+        };
+        Ok(Runtime::new(limits, Some(self.cache_dir.clone()))?)
+    }
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The plugin file.
+    file: PathBuf,
+    /// Base URL of a platform (or a fake one) to run push-status and
+    /// upload-shipment against.
+    #[arg(long, value_name = "URL")]
+    against: Option<String>,
+    /// A channel config value, `name=value`; repeat for each field.
+    #[arg(long = "config", value_name = "NAME=VALUE")]
+    config: Vec<String>,
+    /// An extra host granted to the plugin, `scheme://host[:port]`.
+    #[arg(long = "grant", value_name = "ORIGIN")]
+    grant: Vec<String>,
+    /// The platform's order id used for the calls.
+    #[arg(long, default_value = "1001")]
+    order: String,
+    /// The move to push, `dimension:from:to`; by default the first allowed
+    /// move out of the order dimension's initial status.
+    #[arg(long = "move", value_name = "DIMENSION:FROM:TO")]
+    status_move: Option<String>,
+    /// Tracking number of the test shipment.
+    #[arg(long, default_value = "SPCHECK0001")]
+    tracking_number: String,
+    /// Carrier of the test shipment; by default the plugin's first carrier.
+    #[arg(long)]
+    carrier: Option<String>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// The plugin directory.
+    #[arg(long, env = "STATUSPORT_PLUGIN_DIR", default_value = "plugins-dist")]
+    dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Plugin(PluginCommand::Check(args)) => check(args).await,
+        Command::Plugin(PluginCommand::List(args)) => list(args).await,
+    }
+}
+
+fn print_platform(plugin: &LoadedPlugin) {
+    let p = &plugin.platform;
+    out!(
+        "plugin {} {} \"{}\" — contract statusport:adapter@{}",
+        p.id, p.version, p.name, plugin.contract
+    );
+    out!("  file    {}", plugin.file.display());
+    out!("  sha256  {}", plugin.sha256);
+    for dimension in p.dimensions() {
+        let statuses: Vec<_> = p.statuses_of(dimension).collect();
+        let moves = if p.has_graph(dimension) {
+            "moves by declared transitions"
+        } else {
+            "any move allowed"
+        };
+        out!("\n{dimension} statuses ({}, {moves}):", statuses.len());
+        for s in statuses {
+            let mut flags = Vec::new();
+            if s.initial {
+                flags.push("initial");
+            }
+            if s.terminal {
+                flags.push("terminal");
+            }
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", flags.join(", "))
+            };
+            out!("  {:<22} {:<26} {flags}", s.code, s.label);
+        }
+        if p.has_graph(dimension) {
+            out!("{dimension} transitions:");
+            let mut by_from: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for t in p.transitions.iter().filter(|t| t.dimension == dimension) {
+                by_from.entry(&t.from).or_default().push(&t.to);
+            }
+            for (from, to) in by_from {
+                out!("  {from:<22} → {}", to.join(", "));
+            }
+        }
+    }
+    out!(
+        "\ncarriers: {}",
+        if p.carriers.is_empty() { "none".to_owned() } else { p.carriers.join(", ") }
+    );
+    out!("config fields:");
+    if p.config.is_empty() {
+        out!("  none");
+    }
+    for f in &p.config {
+        let mut flags = vec![if f.required { "required" } else { "optional" }];
+        if f.secret {
+            flags.push("secret");
+        }
+        let default = f
+            .default_value
+            .as_ref()
+            .map(|d| format!(" (default \"{d}\")"))
+            .unwrap_or_default();
+        out!("  {:<20} {:<18} {}{default}", f.name, flags.join(", "), f.help);
+    }
+    let hosts: Vec<String> = p.extra_hosts.iter().map(Origin::to_string).collect();
+    out!(
+        "extra hosts: {}",
+        if hosts.is_empty() { "none".to_owned() } else { hosts.join(", ") }
+    );
+}
+
+fn parse_move(text: &str, platform: &Platform) -> anyhow::Result<(Dimension, String, String)> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let [dimension, from, to] = parts[..] else {
+        bail!("--move \"{text}\" must be dimension:from:to, e.g. order:pending:processing");
+    };
+    let dimension = match dimension {
+        "order" => Dimension::Order,
+        "payment" => Dimension::Payment,
+        "delivery" => Dimension::Delivery,
+        other => bail!("--move: \"{other}\" is not a dimension (order, payment, delivery)"),
+    };
+    for code in [from, to] {
+        if platform.status(dimension, code).is_none() {
+            let known: Vec<&str> = platform.statuses_of(dimension).map(|s| s.code.as_str()).collect();
+            bail!(
+                "--move: \"{code}\" is not a {dimension} status of {} (known: {})",
+                platform.id,
+                known.join(", ")
+            );
+        }
+    }
+    Ok((dimension, from.to_owned(), to.to_owned()))
+}
+
+/// The first move the platform allows out of the order dimension's start.
+fn default_move(platform: &Platform) -> Option<(Dimension, String, String)> {
+    let dimension = *platform.dimensions().first()?;
+    let mut statuses = platform.statuses_of(dimension);
+    let first = statuses.next()?;
+    let start = platform
+        .statuses_of(dimension)
+        .find(|s| s.initial)
+        .unwrap_or(first);
+    let to = platform
+        .statuses_of(dimension)
+        .find(|s| s.code != start.code && platform.allows(dimension, &start.code, &s.code))?;
+    Some((dimension, start.code.clone(), to.code.clone()))
+}
+
+fn print_report<T: std::fmt::Debug>(what: &str, report: &CallReport<T>) -> bool {
+    out!(
+        "\n{what}: {} ms, {} instructions",
+        report.elapsed.as_millis(),
+        report.fuel_used
+    );
+    for r in &report.sent {
+        let status = r
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "no answer".into());
+        out!("  sent {} {} → {status}", r.method, r.url);
+        if !r.body.is_empty() {
+            out!("       {}", r.body);
+        }
+    }
+    for d in &report.denied {
+        out!("  refused: host not allowed: {d}");
+    }
+    for l in &report.logs {
+        out!("  log {}: {}", l.level, l.message);
+    }
+    match &report.result {
+        Ok(value) => {
+            out!("  ok: {value:?}");
+            true
+        }
+        Err(e) => {
+            out!("  failed: {e}");
+            if !report.output.trim().is_empty() {
+                out!("  plugin output:\n{}", indent(&report.output));
+            }
+            false
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let runtime = args.runtime.runtime()?;
+    let started = Instant::now();
+    let plugin = match registry::load_file(&runtime, &args.file).await {
+        Ok(p) => p,
+        Err(reason) => {
+            out!("refused: {reason}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    print_platform(&plugin);
+    out!(
+        "\ndescribe: valid ({} ms, code {})",
+        started.elapsed().as_millis(),
+        match plugin.source {
+            statusport::plugins::runtime::CodeSource::Compiled => "compiled now",
+            statusport::plugins::runtime::CodeSource::Cache => "from the compiled-code cache",
+        }
+    );
+    let Some(base) = args.against.as_deref() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+
+    let base_url = url::Url::parse(base).with_context(|| format!("--against \"{base}\" is not a URL"))?;
+    let mut config = BTreeMap::new();
+    for pair in &args.config {
+        let Some((name, value)) = pair.split_once('=') else {
+            bail!("--config \"{pair}\" must be name=value");
+        };
+        if plugin.platform.config_field(name).is_none() {
+            let known: Vec<&str> = plugin.platform.config.iter().map(|f| f.name.as_str()).collect();
+            bail!(
+                "--config: \"{name}\" is not a config field of {} (known: {})",
+                plugin.platform.id,
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            );
+        }
+        config.insert(name.to_owned(), value.to_owned());
+    }
+    let missing: Vec<&str> = plugin
+        .platform
+        .config
+        .iter()
+        .filter(|f| f.required && f.default_value.is_none() && !config.contains_key(&f.name))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} needs --config for: {}",
+            plugin.platform.id,
+            missing.join(", ")
+        );
+    }
+    let granted_hosts = args
+        .grant
+        .iter()
+        .map(|g| Origin::parse(g).map_err(|e| anyhow::anyhow!("--grant: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let context = CallContext {
+        channel: Arc::new(ChannelContext {
+            id: "check".into(),
+            base_url: Some(base_url),
+            config,
+            granted_hosts,
+        }),
+        state: Arc::new(MemoryState::default()),
+    };
+
+    let (dimension, from, to) = match &args.status_move {
+        Some(text) => parse_move(text, &plugin.platform)?,
+        None => default_move(&plugin.platform)
+            .context("the plugin allows no move out of its first dimension's initial status; pass --move")?,
+    };
+    let push = runtime
+        .push_status(
+            &plugin.callee(),
+            &context,
+            &args.order,
+            dimension,
+            &from,
+            &to,
+            "statusport-check-push",
+        )
+        .await;
+    let push_ok = print_report(
+        &format!("push-status {} {dimension} {from} → {to}", args.order),
+        &push,
+    );
+
+    let carrier = args
+        .carrier
+        .clone()
+        .or_else(|| plugin.platform.carriers.first().cloned())
+        .unwrap_or_else(|| "dhl".into());
+    let shipment = Shipment {
+        id: "statusport-check-shipment".into(),
+        platform_order_id: args.order.clone(),
+        shipped_at: "2026-01-15T10:00:00Z".into(),
+        packages: vec![Package {
+            carrier,
+            tracking_number: args.tracking_number.clone(),
+            tracking_url: Some(format!("https://tracking.example/{}", args.tracking_number)),
+            lines: vec![PackageLine {
+                line_id: "1".into(),
+                quantity: 1,
+            }],
+        }],
+    };
+    let upload = runtime
+        .upload_shipment(&plugin.callee(), &context, &shipment, "statusport-check-upload")
+        .await;
+    let upload_ok = print_report(
+        &format!("upload-shipment {} tracking {}", args.order, args.tracking_number),
+        &upload,
+    );
+    Ok(if push_ok && upload_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let runtime = args.runtime.runtime()?;
+    let registry = Registry::open(runtime, &args.dir)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let plugins = registry.plugins();
+    let refused = registry.refusals();
+    if args.json {
+        let loaded: Vec<_> = plugins
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.platform.id,
+                    "name": p.platform.name,
+                    "version": p.platform.version.to_string(),
+                    "contract": p.contract.to_string(),
+                    "file": p.file,
+                    "code": p.source,
+                    "dimensions": p.platform.dimensions(),
+                    "statuses": p.platform.statuses.len(),
+                })
+            })
+            .collect();
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "loaded": loaded, "refused": refused }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!("plugins in {}:", registry.dir().display());
+    out!(
+        "  {:<14} {:<9} {:<9} {:<26} {:<8} file",
+        "id", "version", "contract", "dimensions", "code"
+    );
+    for p in &plugins {
+        let dims: Vec<&str> = p.platform.dimensions().iter().map(|d| d.as_str()).collect();
+        out!(
+            "  {:<14} {:<9} {:<9} {:<26} {:<8} {}",
+            p.platform.id,
+            p.platform.version.to_string(),
+            p.contract.to_string(),
+            dims.join(","),
+            match p.source {
+                statusport::plugins::runtime::CodeSource::Compiled => "compiled",
+                statusport::plugins::runtime::CodeSource::Cache => "cached",
+            },
+            file_name(&p.file)
+        );
+    }
+    if plugins.is_empty() {
+        out!("  (none)");
+    }
+    if !refused.is_empty() {
+        out!("\nrefused:");
+        for r in &refused {
+            out!("  {}", r.reason);
+            if let Some(serving) = &r.still_serving {
+                out!("    still serving the earlier {serving}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,5 @@
+//! The domain: plain types and pure functions. Nothing here does I/O or
+//! knows about sled, wasmtime or HTTP; every other module builds on it.
+
+pub mod platform;
+pub mod shipment;

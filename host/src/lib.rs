@@ -1,0 +1,8 @@
+//! Statusport: order-status middleware.
+//!
+//! See ARCHITECTURE.md at the repository root for the code map. The
+//! dependency direction is `api → engine → {store, plugins, outbox} →
+//! domain`.
+
+pub mod domain;
+pub mod plugins;
