@@ -53,7 +53,11 @@ enum PluginCommand {
 #[derive(Args, Debug)]
 struct RuntimeArgs {
     /// Where compiled plugin code is cached between runs.
-    #[arg(long, env = "STATUSPORT_CACHE_DIR", default_value = "statusport-data/compiled")]
+    #[arg(
+        long,
+        env = "STATUSPORT_CACHE_DIR",
+        default_value = "statusport-data/compiled"
+    )]
     cache_dir: PathBuf,
     /// Wall-clock limit of one plugin call, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
@@ -128,7 +132,10 @@ fn print_platform(plugin: &LoadedPlugin) {
     let p = &plugin.platform;
     out!(
         "plugin {} {} \"{}\" — contract statusport:adapter@{}",
-        p.id, p.version, p.name, plugin.contract
+        p.id,
+        p.version,
+        p.name,
+        plugin.contract
     );
     out!("  file    {}", plugin.file.display());
     out!("  sha256  {}", plugin.sha256);
@@ -168,7 +175,11 @@ fn print_platform(plugin: &LoadedPlugin) {
     }
     out!(
         "\ncarriers: {}",
-        if p.carriers.is_empty() { "none".to_owned() } else { p.carriers.join(", ") }
+        if p.carriers.is_empty() {
+            "none".to_owned()
+        } else {
+            p.carriers.join(", ")
+        }
     );
     out!("config fields:");
     if p.config.is_empty() {
@@ -184,12 +195,21 @@ fn print_platform(plugin: &LoadedPlugin) {
             .as_ref()
             .map(|d| format!(" (default \"{d}\")"))
             .unwrap_or_default();
-        out!("  {:<20} {:<18} {}{default}", f.name, flags.join(", "), f.help);
+        out!(
+            "  {:<20} {:<18} {}{default}",
+            f.name,
+            flags.join(", "),
+            f.help
+        );
     }
     let hosts: Vec<String> = p.extra_hosts.iter().map(Origin::to_string).collect();
     out!(
         "extra hosts: {}",
-        if hosts.is_empty() { "none".to_owned() } else { hosts.join(", ") }
+        if hosts.is_empty() {
+            "none".to_owned()
+        } else {
+            hosts.join(", ")
+        }
     );
 }
 
@@ -206,7 +226,10 @@ fn parse_move(text: &str, platform: &Platform) -> anyhow::Result<(Dimension, Str
     };
     for code in [from, to] {
         if platform.status(dimension, code).is_none() {
-            let known: Vec<&str> = platform.statuses_of(dimension).map(|s| s.code.as_str()).collect();
+            let known: Vec<&str> = platform
+                .statuses_of(dimension)
+                .map(|s| s.code.as_str())
+                .collect();
             bail!(
                 "--move: \"{code}\" is not a {dimension} status of {} (known: {})",
                 platform.id,
@@ -299,18 +322,28 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
 
-    let base_url = url::Url::parse(base).with_context(|| format!("--against \"{base}\" is not a URL"))?;
+    let base_url =
+        url::Url::parse(base).with_context(|| format!("--against \"{base}\" is not a URL"))?;
     let mut config = BTreeMap::new();
     for pair in &args.config {
         let Some((name, value)) = pair.split_once('=') else {
             bail!("--config \"{pair}\" must be name=value");
         };
         if plugin.platform.config_field(name).is_none() {
-            let known: Vec<&str> = plugin.platform.config.iter().map(|f| f.name.as_str()).collect();
+            let known: Vec<&str> = plugin
+                .platform
+                .config
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
             bail!(
                 "--config: \"{name}\" is not a config field of {} (known: {})",
                 plugin.platform.id,
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             );
         }
         config.insert(name.to_owned(), value.to_owned());
@@ -346,8 +379,9 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
     let (dimension, from, to) = match &args.status_move {
         Some(text) => parse_move(text, &plugin.platform)?,
-        None => default_move(&plugin.platform)
-            .context("the plugin allows no move out of its first dimension's initial status; pass --move")?,
+        None => default_move(&plugin.platform).context(
+            "the plugin allows no move out of its first dimension's initial status; pass --move",
+        )?,
     };
     let push = runtime
         .push_status(
@@ -385,10 +419,18 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }],
     };
     let upload = runtime
-        .upload_shipment(&plugin.callee(), &context, &shipment, "statusport-check-upload")
+        .upload_shipment(
+            &plugin.callee(),
+            &context,
+            &shipment,
+            "statusport-check-upload",
+        )
         .await;
     let upload_ok = print_report(
-        &format!("upload-shipment {} tracking {}", args.order, args.tracking_number),
+        &format!(
+            "upload-shipment {} tracking {}",
+            args.order, args.tracking_number
+        ),
         &upload,
     );
     Ok(if push_ok && upload_ok {
@@ -423,14 +465,20 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             .collect();
         out!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "loaded": loaded, "refused": refused }))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "loaded": loaded, "refused": refused })
+            )?
         );
         return Ok(ExitCode::SUCCESS);
     }
     out!("plugins in {}:", registry.dir().display());
     out!(
         "  {:<14} {:<9} {:<9} {:<26} {:<8} file",
-        "id", "version", "contract", "dimensions", "code"
+        "id",
+        "version",
+        "contract",
+        "dimensions",
+        "code"
     );
     for p in &plugins {
         let dims: Vec<&str> = p.platform.dimensions().iter().map(|d| d.as_str()).collect();

@@ -14,7 +14,10 @@ pub fn info(id: &str, name: &str) -> PlatformInfo {
         ],
         transitions: Vec::new(),
         carriers: vec!["dhl".into()],
-        config: vec![config_field("targets", "comma-separated URLs the plugin tries to reach")],
+        config: vec![config_field(
+            "targets",
+            "comma-separated URLs the plugin tries to reach",
+        )],
         extra_hosts: Vec::new(),
     }
 }

@@ -1,0 +1,98 @@
+//! Shared pieces of the end-to-end tests: where the built plugins are, a
+//! runtime to load them in, and fake platforms that behave like the real
+//! APIs closely enough to catch wrong paths, methods, bodies, auth and
+//! transitions — and that record what they received.
+
+pub mod fake;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use statusport::plugins::call::CallContext;
+use statusport::plugins::registry::{self, LoadedPlugin};
+use statusport::plugins::{ChannelContext, Limits, MemoryState, Runtime};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_owned()
+}
+
+fn built(dir: PathBuf, file: &str) -> PathBuf {
+    let path = dir.join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the plugins first with `cargo xtask plugins` (or run `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// A bundled plugin: `generic`, `woocommerce`, `shopware6`.
+pub fn plugin_path(id: &str) -> PathBuf {
+    built(root().join("dist").join("plugins"), &format!("{id}.wasm"))
+}
+
+/// A fault fixture: `trap`, `spin`, `hog`, `deep`, `sneak`, `malformed`.
+pub fn fault_path(name: &str) -> PathBuf {
+    built(
+        root().join("target").join("fault-plugins"),
+        &format!("fault-{name}.wasm"),
+    )
+}
+
+/// The `statusport` binary, built beside the test executables.
+pub fn statusport_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executables live in target/<profile>/deps");
+    let bin = dir.join("statusport");
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo test --workspace` builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// Limits for tests: the defaults with a short deadline, so that a
+/// looping plugin is stopped quickly.
+pub fn test_limits() -> Limits {
+    Limits {
+        deadline: Duration::from_secs(2),
+        ..Limits::default()
+    }
+}
+
+/// A runtime with its own compiled-code cache in `cache`.
+pub fn runtime(limits: Limits, cache: Option<PathBuf>) -> Arc<Runtime> {
+    Runtime::new(limits, cache).expect("the runtime starts")
+}
+
+pub async fn load(runtime: &Arc<Runtime>, path: &std::path::Path) -> LoadedPlugin {
+    match registry::load_file(runtime, path).await {
+        Ok(p) => p,
+        Err(reason) => panic!("{} did not load: {reason}", path.display()),
+    }
+}
+
+/// A channel pointing at `base_url` with `config`.
+pub fn channel(base_url: &str, config: &[(&str, &str)]) -> CallContext {
+    CallContext {
+        channel: Arc::new(ChannelContext {
+            id: "test-channel".into(),
+            base_url: Some(url::Url::parse(base_url).expect("a valid URL")),
+            config: config
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            granted_hosts: Vec::new(),
+        }),
+        state: Arc::new(MemoryState::default()),
+    }
+}

@@ -101,7 +101,10 @@ fn build_plugins(root: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for (krate, file) in BUNDLED {
-        copy(&out.join(format!("{}.wasm", krate.replace('-', "_"))), &dist.join(file))?;
+        copy(
+            &out.join(format!("{}.wasm", krate.replace('-', "_"))),
+            &dist.join(file),
+        )?;
     }
     for fault in FAULTS {
         copy(
@@ -131,7 +134,8 @@ fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 fn test(root: &Path) -> anyhow::Result<()> {
     let mut test = cargo();
-    test.current_dir(root).args(["test", "--workspace", "--exclude", "xtask"]);
+    test.current_dir(root)
+        .args(["test", "--workspace", "--exclude", "xtask"]);
     for fault in FAULTS {
         // cdylib-only fixtures have no tests of their own.
         test.args(["--exclude", &format!("statusport-fault-{fault}")]);

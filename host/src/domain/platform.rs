@@ -198,7 +198,10 @@ pub fn validate(raw: RawPlatformInfo) -> Result<Platform, InvalidPlatform> {
             ));
         }
         if s.label.trim().is_empty() {
-            problems.push(format!("{} status \"{}\" has no label", s.dimension, s.code));
+            problems.push(format!(
+                "{} status \"{}\" has no label",
+                s.dimension, s.code
+            ));
         }
         if !codes.entry(s.dimension).or_default().insert(&s.code) {
             problems.push(format!(
@@ -229,13 +232,19 @@ pub fn validate(raw: RawPlatformInfo) -> Result<Platform, InvalidPlatform> {
         let known = codes.get(&t.dimension);
         for code in [&t.from, &t.to] {
             if !known.is_some_and(|k| k.contains(code.as_str())) {
-                let list: Vec<&str> = known.map(|k| k.iter().copied().collect()).unwrap_or_default();
+                let list: Vec<&str> = known
+                    .map(|k| k.iter().copied().collect())
+                    .unwrap_or_default();
                 problems.push(format!(
                     "transition {} → {} names \"{code}\", which is not a {} status (known: {})",
                     t.from,
                     t.to,
                     t.dimension,
-                    if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+                    if list.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        list.join(", ")
+                    }
                 ));
             }
         }
@@ -248,7 +257,9 @@ pub fn validate(raw: RawPlatformInfo) -> Result<Platform, InvalidPlatform> {
     }
     for c in &raw.carriers {
         if !is_identifier(c) {
-            problems.push(format!("carrier id \"{c}\" must be lower-case letters, digits or '-'"));
+            problems.push(format!(
+                "carrier id \"{c}\" must be lower-case letters, digits or '-'"
+            ));
         }
     }
     let mut names = BTreeSet::new();
@@ -294,7 +305,9 @@ pub fn validate(raw: RawPlatformInfo) -> Result<Platform, InvalidPlatform> {
 impl Platform {
     /// The statuses of one dimension, in declared order.
     pub fn statuses_of(&self, dimension: Dimension) -> impl Iterator<Item = &StatusDef> {
-        self.statuses.iter().filter(move |s| s.dimension == dimension)
+        self.statuses
+            .iter()
+            .filter(move |s| s.dimension == dimension)
     }
 
     /// The dimensions this platform has, in contract order.
@@ -388,7 +401,10 @@ mod tests {
         let mut r = raw();
         r.statuses.push(status(Dimension::Order, "open"));
         let err = validate(r).unwrap_err();
-        assert_eq!(err.problems, vec!["order status \"open\" is declared twice"]);
+        assert_eq!(
+            err.problems,
+            vec!["order status \"open\" is declared twice"]
+        );
     }
 
     #[test]
@@ -400,7 +416,9 @@ mod tests {
         r.extra_hosts = vec!["https://auth.example.com/token".into()];
         let err = validate(r).unwrap_err();
         assert_eq!(err.problems.len(), 4, "{err}");
-        assert!(err.problems[2].contains("\"gone\", which is not a order status (known: done, open)"));
+        assert!(
+            err.problems[2].contains("\"gone\", which is not a order status (known: done, open)")
+        );
     }
 
     #[test]
@@ -408,7 +426,12 @@ mod tests {
         let mut r = raw();
         r.statuses.clear();
         r.transitions.clear();
-        assert!(validate(r).unwrap_err().problems.contains(&"declares no status".to_owned()));
+        assert!(
+            validate(r)
+                .unwrap_err()
+                .problems
+                .contains(&"declares no status".to_owned())
+        );
     }
 
     #[test]

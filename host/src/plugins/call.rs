@@ -212,7 +212,9 @@ impl Runtime {
         // The pool has a fixed number of slots: wait for one rather than
         // fail instantiation.
         let Ok(_slot) = self.slots().clone().acquire_owned().await else {
-            return failed(CallError::Host("the plugin runtime is shutting down".into()));
+            return failed(CallError::Host(
+                "the plugin runtime is shutting down".into(),
+            ));
         };
 
         let config_defaults: BTreeMap<String, String> = callee
@@ -259,7 +261,14 @@ impl Runtime {
                     key,
                 } => Answer::Receipt(
                     adapter
-                        .call_push_status(&mut store, order, wit_dimension(dimension), from, to, key)
+                        .call_push_status(
+                            &mut store,
+                            order,
+                            wit_dimension(dimension),
+                            from,
+                            to,
+                            key,
+                        )
                         .await?,
                 ),
                 Invocation::UploadShipment { shipment, key } => Answer::Receipt(
@@ -276,7 +285,13 @@ impl Runtime {
 
         let result = match outcome {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => Err(classify(&error, store.data(), &limits, function, callee.label)),
+            Ok(Err(error)) => Err(classify(
+                &error,
+                store.data(),
+                &limits,
+                function,
+                callee.label,
+            )),
             Err(_) => Err(CallError::Trap {
                 kind: TrapKind::Deadline,
                 message: format!(
@@ -287,7 +302,8 @@ impl Runtime {
         };
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let data = store.into_data();
-        let egress = std::mem::take(&mut *data.egress_log.lock().unwrap_or_else(|p| p.into_inner()));
+        let egress =
+            std::mem::take(&mut *data.egress_log.lock().unwrap_or_else(|p| p.into_inner()));
         CallReport {
             result,
             logs: data.logs,
@@ -362,13 +378,29 @@ fn classify(
         Some(Trap::UnreachableCodeReached) => {
             let output = String::from_utf8_lossy(&state.output.contents()).into_owned();
             match panic_message(&output) {
-                Some(message) => trap(TrapKind::Panic, format!("panicked in {function}: {message}")),
+                Some(message) => trap(
+                    TrapKind::Panic,
+                    format!("panicked in {function}: {message}"),
+                ),
                 None => trap(
                     TrapKind::Trap,
-                    format!("trapped in {function}: wasm `unreachable` instruction executed{}", backtrace_of(error)),
+                    format!(
+                        "trapped in {function}: wasm `unreachable` instruction executed{}",
+                        backtrace_of(error)
+                    ),
                 ),
             }
         }
+        // A Rust or C guest keeps part of its stack in linear memory; when
+        // deep recursion runs it out, it shows as an out-of-bounds access
+        // whose backtrace is one function over and over.
+        Some(Trap::MemoryOutOfBounds) if recursion_of(error).is_some() => trap(
+            TrapKind::StackOverflow,
+            format!(
+                "stack overflow in {function}: the plugin's stack in linear memory ran out (deep recursion in {})",
+                recursion_of(error).unwrap_or_default()
+            ),
+        ),
         Some(other) => trap(
             TrapKind::Trap,
             format!("trapped in {function}: {other}{}", backtrace_of(error)),
@@ -377,23 +409,35 @@ fn classify(
     }
 }
 
-/// The guest frames of a trap, when wasmtime recorded them.
-fn backtrace_of(error: &wasmtime::Error) -> String {
-    match error.downcast_ref::<wasmtime::WasmBacktrace>() {
-        Some(bt) => {
-            let frames: Vec<String> = bt
-                .frames()
+/// The guest's function names of a trap, innermost first, demangled.
+fn frames_of(error: &wasmtime::Error) -> Vec<String> {
+    error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|bt| {
+            bt.frames()
                 .iter()
-                .take(6)
-                .filter_map(|f| f.func_name().map(|n| n.to_owned()))
-                .collect();
-            if frames.is_empty() {
-                String::new()
-            } else {
-                format!(" (at {})", frames.join(" ← "))
-            }
-        }
-        None => String::new(),
+                .filter_map(|f| f.func_name())
+                .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The function that called itself all the way down, when every recorded
+/// frame is the same one.
+fn recursion_of(error: &wasmtime::Error) -> Option<String> {
+    let frames = frames_of(error);
+    let first = frames.first()?;
+    (frames.len() >= 8 && frames.iter().all(|f| f == first)).then(|| first.clone())
+}
+
+/// The innermost guest frames of a trap, when wasmtime recorded them.
+fn backtrace_of(error: &wasmtime::Error) -> String {
+    let frames: Vec<String> = frames_of(error).into_iter().take(6).collect();
+    if frames.is_empty() {
+        String::new()
+    } else {
+        format!(" (at {})", frames.join(" ← "))
     }
 }
 

@@ -324,13 +324,14 @@ impl Registry {
     pub fn watch(self: &Arc<Self>) -> Result<Watch, String> {
         use notify::Watcher;
         let (tx, mut rx) = mpsc::channel::<()>(1);
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
-                // A full channel already holds a pending rescan.
-                let _ = tx.try_send(());
-            }
-        })
-        .map_err(|e| format!("cannot watch the plugin directory: {e}"))?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok() {
+                    // A full channel already holds a pending rescan.
+                    let _ = tx.try_send(());
+                }
+            })
+            .map_err(|e| format!("cannot watch the plugin directory: {e}"))?;
         watcher
             .watch(&self.dir, notify::RecursiveMode::NonRecursive)
             .map_err(|e| format!("cannot watch {}: {e}", self.dir.display()))?;
@@ -345,7 +346,9 @@ impl Registry {
                         Err(_) => break,
                     }
                 }
-                let Some(registry) = registry.upgrade() else { return };
+                let Some(registry) = registry.upgrade() else {
+                    return;
+                };
                 let summary = registry.reload().await;
                 if summary != ReloadSummary::default() {
                     tracing::info!(?summary, "plugin directory changed");

@@ -156,9 +156,10 @@ impl Runtime {
     /// the async workers.
     pub fn compile(&self, wasm: &[u8]) -> Result<Compiled, String> {
         let sha256 = hex::encode(Sha256::digest(wasm));
-        let cached = self.cache_dir.as_ref().map(|dir| {
-            dir.join(format!("{sha256}-{}.cwasm", self.compatibility_key()))
-        });
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.compatibility_key())));
         let mut source = CodeSource::Compiled;
         let mut component = None;
         if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
@@ -184,10 +185,10 @@ impl Runtime {
                     .engine
                     .precompile_component(wasm)
                     .map_err(|e| format!("is not a valid WebAssembly component: {e:#}"))?;
-                if let Some(path) = &cached {
-                    if let Err(e) = store_compiled(path, &precompiled) {
-                        tracing::warn!(path = %path.display(), "compiled code not cached: {e}");
-                    }
+                if let Some(path) = &cached
+                    && let Err(e) = store_compiled(path, &precompiled)
+                {
+                    tracing::warn!(path = %path.display(), "compiled code not cached: {e}");
                 }
                 // SAFETY: `precompiled` was produced by this engine just now.
                 unsafe { Component::deserialize(&self.engine, &precompiled) }
@@ -237,7 +238,11 @@ impl Runtime {
         Err(format!(
             "does not export {}@1.x; it exports: {}. Build it against the WIT in wit/v1 (contract versions this host supports: {supported})",
             bindings::ADAPTER_EXPORT,
-            if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+            if exports.is_empty() {
+                "nothing".to_owned()
+            } else {
+                exports.join(", ")
+            }
         ))
     }
 
@@ -261,12 +266,15 @@ impl Runtime {
                 if imports.is_empty() { "none".to_owned() } else { imports.join(", ") }
             )
         })?;
-        v1::PlatformAdapterPre::new(pre).map_err(|e| format!("does not fit the platform-adapter world: {e:#}"))
+        v1::PlatformAdapterPre::new(pre)
+            .map_err(|e| format!("does not fit the platform-adapter world: {e:#}"))
     }
 
     fn compatibility_key(&self) -> String {
         let mut hasher = Sha256Hasher(Sha256::new());
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         hex::encode(&hasher.0.finalize()[..12])
     }
 }

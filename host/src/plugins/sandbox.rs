@@ -85,7 +85,12 @@ pub trait PluginStateStore: Send + Sync {
 
 /// Checks a `state-set` against the limits; `count` is how many keys the
 /// channel holds, `exists` whether this key is one of them.
-pub fn check_state_limits(key: &str, value: &[u8], count: usize, exists: bool) -> Result<(), String> {
+pub fn check_state_limits(
+    key: &str,
+    value: &[u8],
+    count: usize,
+    exists: bool,
+) -> Result<(), String> {
     if key.is_empty() || key.len() > STATE_MAX_KEY {
         return Err(format!(
             "state key must be 1-{STATE_MAX_KEY} bytes, this one has {}",
@@ -246,10 +251,8 @@ impl WasiHttpHooks for Egress {
                 });
                 log.sent.len() - 1
             };
-            let request = http::Request::from_parts(
-                parts,
-                Full::new(body).map_err(|never| match never {}),
-            );
+            let request =
+                http::Request::from_parts(parts, Full::new(body).map_err(|never| match never {}));
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             lock(&log).sent[index].status = Some(response.status().as_u16());
@@ -447,7 +450,10 @@ mod tests {
     #[test]
     fn origins_of_requests_default_their_port() {
         let uri: http::Uri = "https://Shop.Example.com/wp-json".parse().unwrap();
-        assert_eq!(origin_of(&uri).unwrap().to_string(), "https://shop.example.com:443");
+        assert_eq!(
+            origin_of(&uri).unwrap().to_string(),
+            "https://shop.example.com:443"
+        );
         let uri: http::Uri = "http://127.0.0.1:8080/x".parse().unwrap();
         assert_eq!(origin_of(&uri).unwrap().port, 8080);
     }
@@ -455,7 +461,9 @@ mod tests {
     #[test]
     fn memory_state_enforces_its_limits_naming_them() {
         let state = MemoryState::default();
-        let err = state.set("c", "k", vec![0; STATE_MAX_VALUE + 1]).unwrap_err();
+        let err = state
+            .set("c", "k", vec![0; STATE_MAX_VALUE + 1])
+            .unwrap_err();
         assert!(err.contains("the limit is 65536"), "{err}");
         for i in 0..STATE_MAX_KEYS {
             state.set("c", &format!("k{i}"), vec![1]).unwrap();

@@ -62,7 +62,10 @@ impl Guest for Generic {
             version: env!("CARGO_PKG_VERSION").into(),
             statuses: order.chain(payment).collect(),
             transitions: Vec::new(),
-            carriers: carriers::CANONICAL.iter().map(|c| (*c).to_owned()).collect(),
+            carriers: carriers::CANONICAL
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
             config: Vec::new(),
             extra_hosts: Vec::new(),
         }
@@ -83,7 +86,10 @@ impl Guest for Generic {
         }
         Ok(receipt(
             None,
-            format!("order {platform_order_id} has no platform: {} status {to} kept locally", dimension.as_str()),
+            format!(
+                "order {platform_order_id} has no platform: {} status {to} kept locally",
+                dimension.as_str()
+            ),
         ))
     }
 

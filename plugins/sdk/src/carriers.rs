@@ -5,8 +5,22 @@ use crate::AdapterError;
 
 /// Every carrier id the host knows.
 pub const CANONICAL: &[&str] = &[
-    "dhl", "dhl-express", "dpd", "gls", "ups", "fedex", "usps", "hermes", "post-at", "post-ch",
-    "royal-mail", "tnt", "colissimo", "bpost", "postnl", "other",
+    "dhl",
+    "dhl-express",
+    "dpd",
+    "gls",
+    "ups",
+    "fedex",
+    "usps",
+    "hermes",
+    "post-at",
+    "post-ch",
+    "royal-mail",
+    "tnt",
+    "colissimo",
+    "bpost",
+    "postnl",
+    "other",
 ];
 
 /// Looks `carrier` up in a plugin's table of `(canonical id, platform name)`.

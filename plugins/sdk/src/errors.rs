@@ -25,7 +25,9 @@ pub fn from_status(status: u16, retry_after: Option<&str>, body: &[u8]) -> Adapt
         401 | 403 => AdapterError::Auth(message),
         408 | 425 | 429 | 500..=599 => AdapterError::Transient(TransientError {
             message,
-            retry_after_ms: retry_after.and_then(parse_retry_after).map(|d| d.as_millis() as u64),
+            retry_after_ms: retry_after
+                .and_then(parse_retry_after)
+                .map(|d| d.as_millis() as u64),
         }),
         _ => AdapterError::Rejected(message),
     }
@@ -46,7 +48,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The most useful line of a platform's error body: a JSON `message`,
@@ -133,7 +138,10 @@ mod tests {
     #[test]
     fn long_text_bodies_are_cut() {
         let body = "x".repeat(1000);
-        assert_eq!(platform_message(body.as_bytes()).chars().count(), QUOTE_LIMIT + 1);
+        assert_eq!(
+            platform_message(body.as_bytes()).chars().count(),
+            QUOTE_LIMIT + 1
+        );
     }
 
     #[test]

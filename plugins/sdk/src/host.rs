@@ -26,7 +26,12 @@ pub fn require_config(name: &str) -> Result<String, AdapterError> {
 
 /// A switch in the channel's config: `true`, `yes`, `1` and `on` are on.
 pub fn config_flag(name: &str) -> Option<bool> {
-    config(name).map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on"))
+    config(name).map(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "yes" | "1" | "on"
+        )
+    })
 }
 
 pub fn state_get(key: &str) -> Option<Vec<u8>> {
@@ -37,7 +42,10 @@ pub fn state_get(key: &str) -> Option<Vec<u8>> {
 /// otherwise ignored, since state is a cache the plugin can rebuild.
 pub fn state_set(key: &str, value: &[u8]) {
     if let Err(why) = imports::state_set(key, value) {
-        log(LogLevel::Warn, &format!("state \"{key}\" not stored: {why}"));
+        log(
+            LogLevel::Warn,
+            &format!("state \"{key}\" not stored: {why}"),
+        );
     }
 }
 

@@ -108,8 +108,7 @@ impl Client {
 
     /// Sends HTTP Basic credentials with every request.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.authorization = Some(format!("Basic {token}"));
         self
     }
@@ -127,7 +126,11 @@ impl Client {
             Some((p, q)) => (p, Some(q)),
             None => (path, None),
         };
-        url.set_path(&format!("{}{}", self.base.path().trim_end_matches('/'), path));
+        url.set_path(&format!(
+            "{}{}",
+            self.base.path().trim_end_matches('/'),
+            path
+        ));
         url.set_query(query);
         url
     }
@@ -335,10 +338,15 @@ fn send(request: Request) -> Result<Response, ErrorCode> {
     // and a large body written first would wait for a reader that never comes.
     let pending = outgoing_handler::handle(outgoing, None)?;
     {
-        let stream = body
-            .write()
-            .map_err(|_| ErrorCode::InternalError(Some("request body stream taken twice".into())))?;
-        for chunk in request.body.as_deref().unwrap_or_default().chunks(WRITE_CHUNK) {
+        let stream = body.write().map_err(|_| {
+            ErrorCode::InternalError(Some("request body stream taken twice".into()))
+        })?;
+        for chunk in request
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .chunks(WRITE_CHUNK)
+        {
             stream
                 .blocking_write_and_flush(chunk)
                 .map_err(|e| stream_error("writing the request body", e))?;
@@ -439,8 +447,9 @@ mod tests {
             .unwrap()
             .basic_auth("ck", "cs")
             .get("/x");
-        assert!(req
-            .headers
-            .contains(&("authorization".into(), "Basic Y2s6Y3M=".into())));
+        assert!(
+            req.headers
+                .contains(&("authorization".into(), "Basic Y2s6Y3M=".into()))
+        );
     }
 }

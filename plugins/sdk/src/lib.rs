@@ -27,8 +27,8 @@ pub mod errors;
 pub mod host;
 pub mod http;
 
-pub use bindings::exports::statusport::adapter::adapter::Guest;
 pub use bindings::export;
+pub use bindings::exports::statusport::adapter::adapter::Guest;
 pub use bindings::statusport::adapter::types::{
     AdapterError, ConfigField, Dimension, Package, PackageLine, PlatformInfo, Receipt, Shipment,
     Status, TransientError, Transition,

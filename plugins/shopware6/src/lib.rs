@@ -74,12 +74,24 @@ const DELIVERY_GRAPH: &[(&str, &str, &str)] = &[
     ("shipped", "deliver", "delivered"),
     ("shipped", "deliver_partially", "delivered_partially"),
     ("shipped_partially", "retour", "returned"),
-    ("shipped_partially", "retour_partially", "returned_partially"),
+    (
+        "shipped_partially",
+        "retour_partially",
+        "returned_partially",
+    ),
     ("shipped_partially", "ship", "shipped"),
     ("shipped_partially", "cancel", "cancelled"),
-    ("shipped_partially", "deliver_partially", "delivered_partially"),
+    (
+        "shipped_partially",
+        "deliver_partially",
+        "delivered_partially",
+    ),
     ("delivered_partially", "deliver", "delivered"),
-    ("delivered_partially", "retour_partially", "returned_partially"),
+    (
+        "delivered_partially",
+        "retour_partially",
+        "returned_partially",
+    ),
     ("delivered", "retour", "returned"),
     ("delivered", "retour_partially", "returned_partially"),
     ("returned_partially", "retour", "returned"),
@@ -352,7 +364,10 @@ fn current_transaction(order: &Order) -> Result<&Transaction, AdapterError> {
         .iter()
         .max_by(|a, b| a.created_at.cmp(&b.created_at))
         .ok_or_else(|| {
-            AdapterError::Rejected(format!("Shopware order {} has no payment transaction", order.id))
+            AdapterError::Rejected(format!(
+                "Shopware order {} has no payment transaction",
+                order.id
+            ))
         })
 }
 
@@ -403,7 +418,11 @@ fn transition(
             .iter()
             .map(|t| format!("{} → {}", t.action_name, t.to_state_name))
             .collect();
-        if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.join(", ")
+        }
     };
     let Some(action) = offered.transitions.iter().find(|t| t.to_state_name == to) else {
         return Err(AdapterError::Rejected(format!(
@@ -441,7 +460,11 @@ fn statuses() -> Vec<Status> {
             .map(|(code, label)| {
                 let s = status(d, code, label);
                 let s = if *code == "open" { s.initial() } else { s };
-                if terminal.contains(code) { s.terminal() } else { s }
+                if terminal.contains(code) {
+                    s.terminal()
+                } else {
+                    s
+                }
             })
             .collect()
     };
@@ -455,11 +478,14 @@ fn transitions() -> Vec<Transition> {
     [Dimension::Order, Dimension::Delivery, Dimension::Payment]
         .into_iter()
         .flat_map(|d| {
-            machine(d).graph.iter().map(move |(from, _, to)| Transition {
-                dimension: d,
-                from: (*from).to_owned(),
-                to: (*to).to_owned(),
-            })
+            machine(d)
+                .graph
+                .iter()
+                .map(move |(from, _, to)| Transition {
+                    dimension: d,
+                    from: (*from).to_owned(),
+                    to: (*to).to_owned(),
+                })
         })
         .collect()
 }
@@ -501,10 +527,7 @@ impl Guest for Shopware {
         if current.as_deref() == Some(to.as_str()) {
             return Ok(receipt(
                 Some(entity_id.clone()),
-                format!(
-                    "{} {entity_id} is already {to}",
-                    machine(dimension).entity
-                ),
+                format!("{} {entity_id} is already {to}", machine(dimension).entity),
             ));
         }
         transition(&mut session, dimension, &entity_id, &to)
@@ -572,7 +595,8 @@ mod tests {
         for t in transitions() {
             for code in [&t.from, &t.to] {
                 assert!(
-                    all.iter().any(|s| s.dimension == t.dimension && &s.code == code),
+                    all.iter()
+                        .any(|s| s.dimension == t.dimension && &s.code == code),
                     "{:?} {code} is not declared",
                     t.dimension.as_str()
                 );

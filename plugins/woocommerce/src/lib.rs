@@ -75,9 +75,13 @@ struct Note {
 fn shipped_date(shipped_at: &str) -> Result<&str, AdapterError> {
     let date = shipped_at.get(..10).unwrap_or_default();
     let well_formed = date.len() == 10
-        && date
-            .char_indices()
-            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+        && date.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if well_formed {
         Ok(date)
     } else {
@@ -87,7 +91,10 @@ fn shipped_date(shipped_at: &str) -> Result<&str, AdapterError> {
     }
 }
 
-fn tracking_body(package: &Package, date: &str) -> Result<statusport_plugin_sdk::Value, AdapterError> {
+fn tracking_body(
+    package: &Package,
+    date: &str,
+) -> Result<statusport_plugin_sdk::Value, AdapterError> {
     let provider = carriers::map(CARRIERS, &package.carrier)?;
     if provider.is_empty() {
         let link = package.tracking_url.as_deref().ok_or_else(|| {
@@ -120,7 +127,10 @@ fn upload_with_extension(client: &Client, shipment: &Shipment, date: &str) -> Ad
     let mut added = Vec::new();
     let mut present = 0;
     for package in &shipment.packages {
-        if let Some(t) = existing.iter().find(|t| t.tracking_number == package.tracking_number) {
+        if let Some(t) = existing
+            .iter()
+            .find(|t| t.tracking_number == package.tracking_number)
+        {
             present += 1;
             added.extend(t.tracking_id.clone());
             continue;
@@ -137,7 +147,11 @@ fn upload_with_extension(client: &Client, shipment: &Shipment, date: &str) -> Ad
 
 fn note_text(package: &Package) -> Result<String, AdapterError> {
     let provider = carriers::map(CARRIERS, &package.carrier)?;
-    let carrier = if provider.is_empty() { "the carrier" } else { provider };
+    let carrier = if provider.is_empty() {
+        "the carrier"
+    } else {
+        provider
+    };
     Ok(match &package.tracking_url {
         Some(url) => format!(
             "Your order has been shipped with {carrier}. Tracking number: {} — {url}",
@@ -156,7 +170,10 @@ fn upload_as_notes(client: &Client, shipment: &Shipment) -> AdapterResult {
     let mut ids = Vec::new();
     let mut present = 0;
     for package in &shipment.packages {
-        if let Some(n) = existing.iter().find(|n| n.note.contains(&package.tracking_number)) {
+        if let Some(n) = existing
+            .iter()
+            .find(|n| n.note.contains(&package.tracking_number))
+        {
             present += 1;
             ids.push(n.id.to_string());
             continue;
@@ -301,7 +318,8 @@ mod tests {
 
     #[test]
     fn other_carriers_become_a_custom_provider_with_link() {
-        let body = tracking_body(&package("other", Some("https://t.example/1")), "2026-11-22").unwrap();
+        let body =
+            tracking_body(&package("other", Some("https://t.example/1")), "2026-11-22").unwrap();
         assert_eq!(body["custom_tracking_link"], "https://t.example/1");
         assert!(body.get("tracking_provider").is_none());
     }

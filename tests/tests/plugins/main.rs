@@ -1,0 +1,9 @@
+//! End-to-end tests of the plugin runtime: the real plugins, built to
+//! `wasm32-wasip2`, against fake platforms on loopback.
+
+mod cli;
+mod describe;
+mod faults;
+mod registry;
+mod shopware;
+mod woocommerce;
