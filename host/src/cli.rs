@@ -112,7 +112,7 @@ struct CheckArgs {
 #[derive(Args, Debug)]
 struct ListArgs {
     /// The plugin directory.
-    #[arg(long, env = "STATUSPORT_PLUGIN_DIR", default_value = "plugins-dist")]
+    #[arg(long, env = "STATUSPORT_PLUGIN_DIR", default_value = "dist/plugins")]
     dir: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]

@@ -3,6 +3,9 @@
 //! - `plugins`: builds every plugin for `wasm32-wasip2` (installing the
 //!   target with rustup when missing) into `dist/plugins/` (the bundled
 //!   platform plugins) and `target/fault-plugins/` (the test fixtures).
+//! - `demo`: builds the plugins and the host, then shows what the host
+//!   makes of each bundled plugin (`statusport plugin list` and
+//!   `statusport plugin check`).
 //! - `test`: builds the plugins once, then runs every test.
 
 use std::path::{Path, PathBuf};
@@ -28,13 +31,20 @@ fn main() -> anyhow::Result<()> {
     let root = workspace_root();
     match task.as_str() {
         "plugins" => build_plugins(&root),
+        "demo" => {
+            build_plugins(&root)?;
+            demo(&root)
+        }
         "test" => {
             build_plugins(&root)?;
             test(&root)
         }
         _ => {
-            eprintln!("usage: cargo xtask <plugins|test>");
+            eprintln!("usage: cargo xtask <plugins|demo|test>");
             eprintln!("  plugins  build every plugin to dist/plugins and target/fault-plugins");
+            eprintln!(
+                "  demo     build the plugins and the host, list and check the bundled plugins"
+            );
             eprintln!("  test     build the plugins, then run every test");
             std::process::exit(2);
         }
@@ -141,4 +151,25 @@ fn test(root: &Path) -> anyhow::Result<()> {
         test.args(["--exclude", &format!("statusport-fault-{fault}")]);
     }
     run(test)
+}
+
+fn demo(root: &Path) -> anyhow::Result<()> {
+    let mut build = cargo();
+    build
+        .current_dir(root)
+        .args(["build", "--release", "-p", "statusport"]);
+    run(build)?;
+    let bin = root.join("target").join("release").join("statusport");
+    let mut list = Command::new(&bin);
+    list.current_dir(root).args(["plugin", "list"]);
+    run(list)?;
+    for (_, file) in BUNDLED {
+        let mut check = Command::new(&bin);
+        check
+            .current_dir(root)
+            .args(["plugin", "check"])
+            .arg(Path::new("dist").join("plugins").join(file));
+        run(check)?;
+    }
+    Ok(())
 }

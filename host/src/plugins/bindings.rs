@@ -14,8 +14,8 @@ pub mod v1 {
         require_store_data_send: true,
     });
 
+    pub use self::statusport::adapter::types;
     pub use exports::statusport::adapter::adapter::Guest;
-    pub use statusport::adapter::types;
 }
 
 /// The contract versions this host implements, newest last.
