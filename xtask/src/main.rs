@@ -143,6 +143,13 @@ fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 fn test(root: &Path) -> anyhow::Result<()> {
+    // The CLI tests run the `statusport` binary, which `cargo test` builds
+    // only for the host crate's own tests.
+    let mut build = cargo();
+    build
+        .current_dir(root)
+        .args(["build", "-p", "statusport", "--bin", "statusport"]);
+    run(build)?;
     let mut test = cargo();
     test.current_dir(root)
         .args(["test", "--workspace", "--exclude", "xtask"]);
