@@ -5,4 +5,6 @@
 //! domain`.
 
 pub mod domain;
+pub mod engine;
 pub mod plugins;
+pub mod store;

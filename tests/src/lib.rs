@@ -96,3 +96,33 @@ pub fn channel(base_url: &str, config: &[(&str, &str)]) -> CallContext {
         state: Arc::new(MemoryState::default()),
     }
 }
+
+/// The platforms of the three bundled plugins, described once per test
+/// binary through the real runtime.
+pub fn bundled_platforms()
+-> Arc<std::collections::BTreeMap<String, Arc<statusport::domain::platform::Platform>>> {
+    static PLATFORMS: std::sync::OnceLock<
+        Arc<std::collections::BTreeMap<String, Arc<statusport::domain::platform::Platform>>>,
+    > = std::sync::OnceLock::new();
+    PLATFORMS
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                let tokio = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for loading plugins");
+                tokio.block_on(async {
+                    let rt = runtime(test_limits(), None);
+                    let mut map = std::collections::BTreeMap::new();
+                    for id in ["generic", "woocommerce", "shopware6"] {
+                        let plugin = load(&rt, &plugin_path(id)).await;
+                        map.insert(id.to_owned(), Arc::new(plugin.platform.clone()));
+                    }
+                    Arc::new(map)
+                })
+            })
+            .join()
+            .expect("the bundled plugins load")
+        })
+        .clone()
+}

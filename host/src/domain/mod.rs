@@ -1,5 +1,8 @@
 //! The domain: plain types and pure functions. Nothing here does I/O or
 //! knows about sled, wasmtime or HTTP; every other module builds on it.
 
+pub mod event;
+pub mod money;
+pub mod order;
 pub mod platform;
 pub mod shipment;

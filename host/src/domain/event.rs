@@ -1,0 +1,241 @@
+//! Events that happen to an order, the history they leave, and the jobs
+//! (outbox entries) a change causes.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::order::{Actor, ChannelId, OrderId, Source};
+use super::platform::Dimension;
+use super::shipment::Package;
+
+/// What a rule listens for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    StatusChanged,
+    PaymentStatusChanged,
+    PaymentMatched,
+    ShipmentAdded,
+    ShipmentDone,
+    InvoiceCreated,
+    PackingSlipPrinted,
+    Picked,
+    DeliveryNumberEntered,
+    DeliveredQuantityChanged,
+    ExpectedDeliveryDateChanged,
+    GoodsReceived,
+    Approved,
+    Rejected,
+    TimePassed,
+    Manual,
+    OrderCreated,
+}
+
+impl Trigger {
+    pub const ALL: &[Trigger] = &[
+        Trigger::StatusChanged,
+        Trigger::PaymentStatusChanged,
+        Trigger::PaymentMatched,
+        Trigger::ShipmentAdded,
+        Trigger::ShipmentDone,
+        Trigger::InvoiceCreated,
+        Trigger::PackingSlipPrinted,
+        Trigger::Picked,
+        Trigger::DeliveryNumberEntered,
+        Trigger::DeliveredQuantityChanged,
+        Trigger::ExpectedDeliveryDateChanged,
+        Trigger::GoodsReceived,
+        Trigger::Approved,
+        Trigger::Rejected,
+        Trigger::TimePassed,
+        Trigger::Manual,
+        Trigger::OrderCreated,
+    ];
+}
+
+/// What happened, with what it carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventKind {
+    /// A payment arrived for the order (provider callback, bank match).
+    PaymentMatched {
+        #[serde(default)]
+        reference: Option<String>,
+    },
+    ShipmentAdded {
+        shipment_id: String,
+        packages: Vec<Package>,
+        #[serde(default)]
+        done: bool,
+    },
+    ShipmentDone {
+        shipment_id: String,
+    },
+    PackingSlipPrinted,
+    Picked,
+    DeliveryNumberEntered {
+        number: String,
+    },
+    DeliveredQuantity {
+        line_id: String,
+        delivered: u32,
+    },
+    ExpectedDeliveryDate {
+        date: Date,
+    },
+    Approved,
+    Rejected,
+    /// Stock of an article went from zero to more; sent to each order
+    /// holding it by the stock module.
+    GoodsReceived {
+        article: String,
+    },
+    /// A status set by hand, or imported from the platform (`actor` says
+    /// which). Checked against the plugin's transitions.
+    SetStatus {
+        dimension: Dimension,
+        to: String,
+    },
+    /// The dunning timer: the order has been in its status for a while.
+    TimePassed,
+    /// Run the rules marked for manual triggering.
+    Manual,
+}
+
+impl EventKind {
+    pub fn trigger(&self) -> Trigger {
+        match self {
+            EventKind::PaymentMatched { .. } => Trigger::PaymentMatched,
+            EventKind::ShipmentAdded { .. } => Trigger::ShipmentAdded,
+            EventKind::ShipmentDone { .. } => Trigger::ShipmentDone,
+            EventKind::PackingSlipPrinted => Trigger::PackingSlipPrinted,
+            EventKind::Picked => Trigger::Picked,
+            EventKind::DeliveryNumberEntered { .. } => Trigger::DeliveryNumberEntered,
+            EventKind::DeliveredQuantity { .. } => Trigger::DeliveredQuantityChanged,
+            EventKind::ExpectedDeliveryDate { .. } => Trigger::ExpectedDeliveryDateChanged,
+            EventKind::Approved => Trigger::Approved,
+            EventKind::Rejected => Trigger::Rejected,
+            EventKind::GoodsReceived { .. } => Trigger::GoodsReceived,
+            EventKind::SetStatus {
+                dimension: Dimension::Payment,
+                ..
+            } => Trigger::PaymentStatusChanged,
+            EventKind::SetStatus { .. } => Trigger::StatusChanged,
+            EventKind::TimePassed => Trigger::TimePassed,
+            EventKind::Manual => Trigger::Manual,
+        }
+    }
+}
+
+/// An event for one order. `id` makes it idempotent: the same id is applied
+/// once, however often it arrives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub order: OrderId,
+    pub actor: Actor,
+    pub kind: EventKind,
+}
+
+/// One change recorded in an order's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: Actor,
+    /// The event that caused the change.
+    pub event: String,
+    /// The rule that made the change, if a rule did.
+    pub rule: Option<String>,
+    pub change: Change,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Created,
+    Status {
+        dimension: Dimension,
+        before: Option<String>,
+        after: String,
+    },
+    /// A rollback to the status before the last change of `dimension`.
+    Rollback {
+        dimension: Dimension,
+        before: String,
+        after: String,
+    },
+    Field {
+        field: String,
+        before: Option<String>,
+        after: Option<String>,
+    },
+    InvoiceNumber {
+        number: String,
+    },
+    /// An action that was due but not taken, and why (an echo to the
+    /// platform the status came from).
+    Skipped {
+        action: String,
+        reason: String,
+    },
+}
+
+/// What an outbox job does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobKind {
+    PushStatus {
+        dimension: Dimension,
+        from: Option<String>,
+        to: String,
+    },
+    UploadShipment {
+        shipment_id: String,
+    },
+    Email {
+        template: String,
+    },
+    Sms {
+        template: String,
+    },
+    Webhook {
+        event: String,
+    },
+}
+
+/// One unit of work the outbox dispatches, written in the same atomic write
+/// as the change that caused it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub order: OrderId,
+    pub channel: ChannelId,
+    pub kind: JobKind,
+    /// Stable across every attempt: handed to the plugin / the recipient.
+    pub idempotency_key: String,
+    pub event: String,
+    pub rule: Option<String>,
+    pub created: Timestamp,
+}
+
+/// How an applied event is remembered, so that the same id is not applied
+/// twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedEvent {
+    pub order: OrderId,
+    pub at: Timestamp,
+    pub source: Source,
+    /// History sequence numbers the event wrote.
+    pub history: Vec<u64>,
+    pub jobs: Vec<u64>,
+}
+
+/// A stock level of one article.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stock {
+    pub article: String,
+    pub quantity: i64,
+    pub updated: Timestamp,
+}

@@ -1,0 +1,1396 @@
+//! The engine: rules and the transition pipeline — the one place where an
+//! event becomes a status change.
+//!
+//! An event on an order runs the matching rules in a defined order (priority,
+//! then id), chained to a fixed point under a loop guard; the order, its
+//! index entries, its history and every job the change causes are written in
+//! one atomic commit, checked against the order's committed version. Events
+//! on one order serialise on a lock; events on different orders run in
+//! parallel. It never calls a plugin: jobs are the outbox's to run.
+
+pub mod rule;
+pub mod rulesets;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, RwLock};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::event::{
+    AppliedEvent, Change, Event, EventKind, HistoryEntry, Job, JobKind, Stock, Trigger,
+};
+use crate::domain::money::Money;
+use crate::domain::order::{
+    Actor, Approval, Channel, Line, Order, OrderId, ShipmentRecord, Source, StatusValue,
+};
+use crate::domain::platform::{Dimension, Platform};
+use crate::store::{CommitError, Store, StoreError, Write, keys};
+use rule::{Rule, RuleScope};
+
+/// How many rule firings one event may cause before the chain is taken for a
+/// loop and the event refused.
+pub const MAX_FIRINGS: usize = 32;
+/// How often a change is recomputed when another writer got there first.
+const MAX_RETRIES: usize = 8;
+const LOCK_STRIPES: usize = 1024;
+
+/// Where the engine learns a plugin's statuses.
+pub trait Platforms: Send + Sync {
+    fn platform(&self, plugin: &str) -> Option<Arc<Platform>>;
+    /// Ids of the plugins known, for error messages.
+    fn known(&self) -> Vec<String>;
+}
+
+impl Platforms for crate::plugins::registry::Registry {
+    fn platform(&self, plugin: &str) -> Option<Arc<Platform>> {
+        self.get(plugin).map(|p| Arc::new(p.platform.clone()))
+    }
+    fn known(&self) -> Vec<String> {
+        self.plugins()
+            .iter()
+            .map(|p| p.platform.id.clone())
+            .collect()
+    }
+}
+
+/// A fixed set of platforms: for tests and tools.
+impl Platforms for BTreeMap<String, Arc<Platform>> {
+    fn platform(&self, plugin: &str) -> Option<Arc<Platform>> {
+        self.get(plugin).cloned()
+    }
+    fn known(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("order {0} does not exist")]
+    OrderNotFound(OrderId),
+    #[error("channel \"{channel}\" does not exist (known: {known})")]
+    ChannelNotFound { channel: String, known: String },
+    #[error("channel {channel} uses plugin \"{plugin}\", which is not loaded (loaded: {known})")]
+    PluginMissing {
+        channel: String,
+        plugin: String,
+        known: String,
+    },
+    #[error("{dimension} status \"{code}\" is not a status of plugin {plugin} (known: {known})")]
+    UnknownStatus {
+        plugin: String,
+        dimension: Dimension,
+        code: String,
+        known: String,
+    },
+    #[error(
+        "plugin {plugin} allows no {dimension} move {from} → {to} (allowed from {from}: {allowed})"
+    )]
+    TransitionNotAllowed {
+        plugin: String,
+        dimension: Dimension,
+        from: String,
+        to: String,
+        allowed: String,
+    },
+    #[error(
+        "rule loop: more than {MAX_FIRINGS} rule firings for one event ({chain}); nothing was changed"
+    )]
+    RuleLoop { chain: String },
+    #[error("rule {id} is invalid:\n  - {}", problems.join("\n  - "))]
+    InvalidRule { id: String, problems: Vec<String> },
+    #[error("rule \"{0}\" does not exist")]
+    RuleNotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("order {0}: nothing to roll back in that dimension")]
+    NothingToRollBack(OrderId),
+    #[error("order {order}: {message}")]
+    Conflict { order: OrderId, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CommitError> for EngineError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Store(e) => EngineError::Store(e),
+            CommitError::Stale { order, .. } => EngineError::Conflict {
+                order,
+                message: e.to_string(),
+            },
+            CommitError::Duplicate { existing, .. } => EngineError::Conflict {
+                order: existing,
+                message: e.to_string(),
+            },
+            CommitError::EventApplied(_) => EngineError::Invalid(e.to_string()),
+        }
+    }
+}
+
+/// A new order as a shop, marketplace or ERP hands it over.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub channel: String,
+    pub platform_order_id: String,
+    pub customer: String,
+    pub lines: Vec<Line>,
+    pub currency: String,
+    #[serde(default)]
+    pub shipping: Option<Money>,
+    pub payment_method: String,
+    #[serde(default)]
+    pub expected_delivery: Option<jiff::civil::Date>,
+    /// Statuses the platform reports, by dimension; the rest start at the
+    /// plugin's initial status.
+    #[serde(default)]
+    pub statuses: BTreeMap<Dimension, String>,
+}
+
+/// What happened to an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Applied {
+        order: Box<Order>,
+        history: Vec<HistoryEntry>,
+        jobs: Vec<Job>,
+    },
+    /// The event's id was applied before: nothing changed.
+    Duplicate { order: OrderId },
+}
+
+/// The engine and the state it shares between calls.
+pub struct Engine {
+    store: Arc<Store>,
+    platforms: Arc<dyn Platforms>,
+    rules: RwLock<Arc<Vec<Rule>>>,
+    locks: Vec<tokio::sync::Mutex<()>>,
+    clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<Store>, platforms: Arc<dyn Platforms>) -> Result<Engine, EngineError> {
+        Engine::with_clock(store, platforms, Box::new(Timestamp::now))
+    }
+
+    /// An engine reading time from `clock`: tests move time to make dunning
+    /// rules fire.
+    pub fn with_clock(
+        store: Arc<Store>,
+        platforms: Arc<dyn Platforms>,
+        clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
+    ) -> Result<Engine, EngineError> {
+        let mut rules: Vec<Rule> = store.records(keys::RULE)?;
+        sort_rules(&mut rules);
+        Ok(Engine {
+            store,
+            platforms,
+            rules: RwLock::new(Arc::new(rules)),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            clock,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    fn lock_of(&self, id: OrderId) -> &tokio::sync::Mutex<()> {
+        &self.locks[(id.0 % LOCK_STRIPES as u64) as usize]
+    }
+
+    fn channel(&self, id: &str) -> Result<Channel, EngineError> {
+        self.store.channel(id)?.ok_or_else(|| {
+            let known: Vec<String> = self
+                .store
+                .channels()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.id.to_string())
+                .collect();
+            EngineError::ChannelNotFound {
+                channel: id.to_owned(),
+                known: list(&known),
+            }
+        })
+    }
+
+    fn platform_of(&self, channel: &Channel) -> Result<Arc<Platform>, EngineError> {
+        self.platforms
+            .platform(&channel.plugin)
+            .ok_or_else(|| EngineError::PluginMissing {
+                channel: channel.id.to_string(),
+                plugin: channel.plugin.clone(),
+                known: list(&self.platforms.known()),
+            })
+    }
+
+    // ----- channels and rules --------------------------------------------
+
+    /// Saves a channel after checking that its plugin is loaded and its
+    /// required config fields are given.
+    pub fn save_channel(&self, channel: &Channel) -> Result<(), EngineError> {
+        let platform = self.platform_of(channel)?;
+        let missing: Vec<&str> = platform
+            .config
+            .iter()
+            .filter(|f| {
+                f.required && f.default_value.is_none() && !channel.config.contains_key(&f.name)
+            })
+            .map(|f| f.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "channel {}: plugin {} needs config for: {}",
+                channel.id,
+                platform.id,
+                missing.join(", ")
+            )));
+        }
+        let unknown: Vec<&str> = channel
+            .config
+            .keys()
+            .filter(|k| platform.config_field(k).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let known: Vec<String> = platform.config.iter().map(|f| f.name.clone()).collect();
+            return Err(EngineError::Invalid(format!(
+                "channel {}: {} is not a config field of plugin {} (known: {})",
+                channel.id,
+                unknown.join(", "),
+                platform.id,
+                list(&known)
+            )));
+        }
+        Ok(self.store.put_channel(channel)?)
+    }
+
+    pub fn rules(&self) -> Arc<Vec<Rule>> {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Templates known to rules. Templates themselves belong to the
+    /// notification module; the engine keeps their names.
+    pub fn templates(&self) -> Result<BTreeSet<String>, EngineError> {
+        let names: Vec<String> = self.store.records(keys::TEMPLATE)?;
+        Ok(names.into_iter().collect())
+    }
+
+    pub fn add_template(&self, name: &str) -> Result<(), EngineError> {
+        crate::domain::order::check_id("template name", name).map_err(EngineError::Invalid)?;
+        Ok(self.store.put_record(keys::TEMPLATE, name, &name)?)
+    }
+
+    /// Checks a rule against the plugins of the channels it covers and the
+    /// templates, listing every problem.
+    pub fn check_rule(&self, rule: &Rule) -> Result<(), EngineError> {
+        let invalid = |problems: Vec<String>| EngineError::InvalidRule {
+            id: rule.id.clone(),
+            problems,
+        };
+        let mut problems = Vec::new();
+        let mut channels = Vec::new();
+        for id in &rule.channels {
+            match self.store.channel(id)? {
+                Some(c) => channels.push(c),
+                None => {
+                    let known: Vec<String> = self
+                        .store
+                        .channels()?
+                        .into_iter()
+                        .map(|c| c.id.to_string())
+                        .collect();
+                    problems.push(format!(
+                        "channel \"{id}\" does not exist (known: {})",
+                        list(&known)
+                    ));
+                }
+            }
+        }
+        let mut platforms = Vec::new();
+        for channel in &channels {
+            match self.platform_of(channel) {
+                Ok(p) => platforms.push(p),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        let named = match &rule.platform {
+            Some(id) => match self.platforms.platform(id) {
+                Some(p) => Some(p),
+                None => {
+                    problems.push(format!(
+                        "platform \"{id}\" is not a loaded plugin (loaded: {})",
+                        list(&self.platforms.known())
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let templates = self.templates()?;
+        let scope = RuleScope {
+            channels: channels
+                .iter()
+                .zip(platforms.iter())
+                .map(|(c, p)| (c, p.as_ref()))
+                .collect(),
+            platform: named.as_deref(),
+            templates: &templates,
+        };
+        if let Err(more) = rule.validate(&scope) {
+            problems.extend(more);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid(problems))
+        }
+    }
+
+    /// Saves (creates or replaces) a rule; it takes effect for the next event.
+    pub fn save_rule(&self, rule: Rule) -> Result<(), EngineError> {
+        self.check_rule(&rule)?;
+        self.store.put_record(keys::RULE, &rule.id, &rule)?;
+        self.reload_rules()
+    }
+
+    pub fn delete_rule(&self, id: &str) -> Result<(), EngineError> {
+        if !self.store.remove_record(keys::RULE, id)? {
+            return Err(EngineError::RuleNotFound(id.to_owned()));
+        }
+        self.reload_rules()
+    }
+
+    /// Saves every rule of a TOML file, or none: all are checked first.
+    pub fn import_rules(&self, toml_text: &str) -> Result<Vec<String>, EngineError> {
+        let file = rule::RuleFile::parse(toml_text)
+            .map_err(|e| EngineError::Invalid(format!("rule file: {e}")))?;
+        let mut problems = Vec::new();
+        for r in &file.rule {
+            if let Err(e) = self.check_rule(r) {
+                problems.push(e.to_string());
+            }
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems.join("\n")));
+        }
+        for r in &file.rule {
+            self.store.put_record(keys::RULE, &r.id, r)?;
+        }
+        self.reload_rules()?;
+        Ok(file.rule.iter().map(|r| r.id.clone()).collect())
+    }
+
+    /// Every rule as one TOML file.
+    pub fn export_rules(&self) -> String {
+        rule::RuleFile {
+            rule: self.rules().as_ref().clone(),
+        }
+        .to_toml()
+    }
+
+    fn reload_rules(&self) -> Result<(), EngineError> {
+        let mut rules: Vec<Rule> = self.store.records(keys::RULE)?;
+        sort_rules(&mut rules);
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
+        Ok(())
+    }
+
+    // ----- orders ---------------------------------------------------------
+
+    /// Creates an order, or returns the existing one for the same channel and
+    /// platform order id (`false` then). `approver` says whether whoever
+    /// enters it may approve orders.
+    pub async fn create_order(
+        &self,
+        new: NewOrder,
+        actor: Actor,
+        approver: bool,
+    ) -> Result<(Order, bool), EngineError> {
+        if let Some(existing) = self
+            .store
+            .order_by_platform_id(&new.channel, &new.platform_order_id)?
+        {
+            return Ok((existing, false));
+        }
+        let channel = self.channel(&new.channel)?;
+        let platform = self.platform_of(&channel)?;
+        let order = self.new_order(new, &channel, &platform, &actor, approver)?;
+        let event_id = format!("create:{}:{}", channel.id, order.platform_order_id);
+        let now = order.created;
+        let mut run = Run::new(order.clone(), &event_id, actor.clone(), now);
+        run.history(None, Change::Created);
+        run.triggers
+            .push_back((Trigger::OrderCreated, actor.source()));
+        self.run_rules(&mut run, &channel, &platform)?;
+        let jobs = self.jobs_of(&run, &channel)?;
+        let write = Write {
+            before: None,
+            after: run.order.clone(),
+            history: run.entries.clone(),
+            jobs,
+            event: Some((event_id.clone(), run.applied(actor.source()))),
+            assign_order_number: true,
+            assign_invoice_number: run.invoice,
+            stock: run.stock.clone(),
+        };
+        match self.store.commit(write) {
+            Ok(committed) => {
+                self.store.flush().await?;
+                Ok((committed.order, true))
+            }
+            Err(CommitError::Duplicate { existing, .. }) => {
+                let order = self
+                    .store
+                    .order(existing)?
+                    .ok_or(EngineError::OrderNotFound(existing))?;
+                Ok((order, false))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn new_order(
+        &self,
+        new: NewOrder,
+        channel: &Channel,
+        platform: &Platform,
+        actor: &Actor,
+        approver: bool,
+    ) -> Result<Order, EngineError> {
+        let field =
+            |name: &str, message: String| EngineError::Invalid(format!("order {name}: {message}"));
+        if new.platform_order_id.trim().is_empty() {
+            return Err(field("platform_order_id", "must not be empty".into()));
+        }
+        if new.customer.trim().is_empty() {
+            return Err(field("customer", "must not be empty".into()));
+        }
+        if new.payment_method.trim().is_empty() {
+            return Err(field(
+                "payment_method",
+                "must not be empty (e.g. card, bank_transfer, cash_on_delivery)".into(),
+            ));
+        }
+        let currency: crate::domain::money::Currency =
+            new.currency.parse().map_err(|e| field("currency", e))?;
+        let mut lines = new.lines;
+        for (i, line) in lines.iter_mut().enumerate() {
+            if line.article.trim().is_empty() {
+                return Err(field(
+                    &format!("lines[{i}].article"),
+                    "must not be empty".into(),
+                ));
+            }
+            if line.unit_price.currency != currency {
+                return Err(field(
+                    &format!("lines[{i}].unit_price"),
+                    format!(
+                        "is in {}, the order is in {currency}",
+                        line.unit_price.currency
+                    ),
+                ));
+            }
+            if line.delivered > line.quantity {
+                return Err(field(
+                    &format!("lines[{i}].delivered"),
+                    format!(
+                        "{} is more than the quantity {}",
+                        line.delivered, line.quantity
+                    ),
+                ));
+            }
+            if line.line_id.is_empty() {
+                line.line_id = (i + 1).to_string();
+            }
+        }
+        let shipping = new.shipping.unwrap_or(Money::new(0, currency));
+        if shipping.currency != currency {
+            return Err(field(
+                "shipping",
+                format!("is in {}, the order is in {currency}", shipping.currency),
+            ));
+        }
+        let now = self.now();
+        let mut statuses = BTreeMap::new();
+        for dimension in platform.dimensions() {
+            let code = match new.statuses.get(&dimension) {
+                Some(code) => {
+                    check_status(platform, dimension, code)?;
+                    code.clone()
+                }
+                None => platform
+                    .statuses_of(dimension)
+                    .find(|s| s.initial)
+                    .or_else(|| platform.statuses_of(dimension).next())
+                    .map(|s| s.code.clone())
+                    .unwrap_or_default(),
+            };
+            let set_by = if new.statuses.contains_key(&dimension) {
+                actor.clone()
+            } else {
+                Actor::System
+            };
+            statuses.insert(
+                dimension,
+                StatusValue {
+                    code,
+                    since: now,
+                    set_by,
+                },
+            );
+        }
+        for dimension in new.statuses.keys() {
+            if !statuses.contains_key(dimension) {
+                return Err(field(
+                    "statuses",
+                    format!("plugin {} has no {dimension} statuses", platform.id),
+                ));
+            }
+        }
+        let order = Order {
+            id: OrderId(self.store.next_id()?),
+            version: 0,
+            channel: channel.id.clone(),
+            platform_order_id: new.platform_order_id,
+            number: String::new(),
+            invoice_number: None,
+            customer: new.customer,
+            lines,
+            currency: currency.to_string(),
+            shipping,
+            payment_method: new.payment_method,
+            statuses,
+            approval: if channel.requires_approval && !approver {
+                Approval::Pending
+            } else {
+                Approval::NotRequired
+            },
+            expected_delivery: new.expected_delivery,
+            delivery_number: None,
+            picked: false,
+            packing_slip_printed: false,
+            paused: false,
+            assigned_to: None,
+            shipments: Vec::new(),
+            fired_once: Vec::new(),
+            created: now,
+            updated: now,
+            history_len: 0,
+        };
+        if order.total().is_none() {
+            return Err(field("lines", "the order total overflows".into()));
+        }
+        Ok(order)
+    }
+
+    /// Applies an event: its direct change, then the rules, all in one
+    /// atomic write. An event id seen before changes nothing.
+    pub async fn apply(&self, event: Event) -> Result<Outcome, EngineError> {
+        if event.id.trim().is_empty() || event.id.len() > 200 {
+            return Err(EngineError::Invalid(
+                "event id must be 1–200 characters; use the provider's payment id or another id that is the same on every delivery".into(),
+            ));
+        }
+        let _guard = self.lock_of(event.order).lock().await;
+        for _ in 0..MAX_RETRIES {
+            if self.store.applied_event(&event.id)?.is_some() {
+                return Ok(Outcome::Duplicate { order: event.order });
+            }
+            let order = self
+                .store
+                .order(event.order)?
+                .ok_or(EngineError::OrderNotFound(event.order))?;
+            let channel = self.channel(order.channel.as_str())?;
+            let platform = self.platform_of(&channel)?;
+            let mut run = Run::new(order.clone(), &event.id, event.actor.clone(), self.now());
+            self.direct(&mut run, &event, &platform)?;
+            self.run_rules(&mut run, &channel, &platform)?;
+            let jobs = self.jobs_of(&run, &channel)?;
+            let write = Write {
+                before: Some(order),
+                after: run.order.clone(),
+                history: run.entries.clone(),
+                jobs: jobs.clone(),
+                event: Some((event.id.clone(), run.applied(event.actor.source()))),
+                assign_order_number: false,
+                assign_invoice_number: run.invoice,
+                stock: run.stock.clone(),
+            };
+            match self.store.commit(write) {
+                Ok(committed) => {
+                    self.store.flush().await?;
+                    return Ok(Outcome::Applied {
+                        order: Box::new(committed.order),
+                        history: committed.history,
+                        jobs,
+                    });
+                }
+                Err(CommitError::Stale { .. }) => continue,
+                Err(CommitError::EventApplied(_)) => {
+                    return Ok(Outcome::Duplicate { order: event.order });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Conflict {
+            order: event.order,
+            message: format!("kept changing under {MAX_RETRIES} attempts; try again"),
+        })
+    }
+
+    /// Rolls the order back to the status it had before the last change of
+    /// `dimension`. The rollback is a history entry of its own; the rules
+    /// run on it only when `rerun_rules` is set.
+    pub async fn rollback(
+        &self,
+        id: OrderId,
+        dimension: Dimension,
+        actor: Actor,
+        rerun_rules: bool,
+    ) -> Result<Outcome, EngineError> {
+        let _guard = self.lock_of(id).lock().await;
+        for _ in 0..MAX_RETRIES {
+            let order = self
+                .store
+                .order(id)?
+                .ok_or(EngineError::OrderNotFound(id))?;
+            let history = self.store.history(id)?;
+            // The last status or rollback entry of the dimension says what to
+            // go back to; after a rollback, the one before the rolled-back
+            // change.
+            let mut skip = 0usize;
+            let mut target = None;
+            for entry in history.iter().rev() {
+                match &entry.change {
+                    Change::Rollback { dimension: d, .. } if *d == dimension => skip += 1,
+                    Change::Status {
+                        dimension: d,
+                        before,
+                        ..
+                    } if *d == dimension => {
+                        if skip == 0 {
+                            target = before.clone();
+                            break;
+                        }
+                        skip -= 1;
+                    }
+                    _ => {}
+                }
+            }
+            let Some(target) = target else {
+                return Err(EngineError::NothingToRollBack(id));
+            };
+            let channel = self.channel(order.channel.as_str())?;
+            let platform = self.platform_of(&channel)?;
+            let event_id = format!("rollback:{}:{}:{}", id, dimension, order.version);
+            let mut run = Run::new(order.clone(), &event_id, actor.clone(), self.now());
+            let current = order.status(dimension).unwrap_or_default().to_owned();
+            run.order.statuses.insert(
+                dimension,
+                StatusValue {
+                    code: target.clone(),
+                    since: run.now,
+                    set_by: actor.clone(),
+                },
+            );
+            run.history(
+                None,
+                Change::Rollback {
+                    dimension,
+                    before: current,
+                    after: target,
+                },
+            );
+            if rerun_rules {
+                run.triggers
+                    .push_back((status_trigger(dimension), actor.source()));
+                self.run_rules(&mut run, &channel, &platform)?;
+            }
+            let jobs = self.jobs_of(&run, &channel)?;
+            let write = Write {
+                before: Some(order),
+                after: run.order.clone(),
+                history: run.entries.clone(),
+                jobs: jobs.clone(),
+                event: Some((event_id, run.applied(actor.source()))),
+                assign_order_number: false,
+                assign_invoice_number: run.invoice,
+                stock: run.stock.clone(),
+            };
+            match self.store.commit(write) {
+                Ok(committed) => {
+                    self.store.flush().await?;
+                    return Ok(Outcome::Applied {
+                        order: Box::new(committed.order),
+                        history: committed.history,
+                        jobs,
+                    });
+                }
+                Err(CommitError::Stale { .. } | CommitError::EventApplied(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Conflict {
+            order: id,
+            message: format!("kept changing under {MAX_RETRIES} attempts; try again"),
+        })
+    }
+
+    /// The dunning timer: a `time_passed` event for every order in a status
+    /// that a time rule starts from. The event id carries the day, so one
+    /// order gets at most one such event per day.
+    pub async fn tick(&self) -> Result<usize, EngineError> {
+        let now = self.now();
+        let day = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let mut candidates = BTreeSet::new();
+        let rules = self.rules();
+        for rule in rules
+            .iter()
+            .filter(|r| r.enabled && r.on.contains(&Trigger::TimePassed))
+        {
+            let channels: Vec<Channel> = self
+                .store
+                .channels()?
+                .into_iter()
+                .filter(|c| rule.covers(c))
+                .collect();
+            for channel in &channels {
+                for from in &rule.from {
+                    candidates.extend(self.store.orders_in_status(
+                        channel.id.as_str(),
+                        from.dimension,
+                        &from.code,
+                    )?);
+                }
+            }
+        }
+        let mut applied = 0;
+        for id in candidates {
+            let outcome = self
+                .apply(Event {
+                    id: format!("time:{id}:{day}"),
+                    order: id,
+                    actor: Actor::System,
+                    kind: EventKind::TimePassed,
+                })
+                .await?;
+            if matches!(outcome, Outcome::Applied { ref history, .. } if !history.is_empty()) {
+                applied += 1;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Goods received: the stock of `article` goes up by `quantity`; when it
+    /// was zero or less before, every order holding the article gets a
+    /// `goods_received` event.
+    pub async fn goods_received(
+        &self,
+        article: &str,
+        quantity: i64,
+        receipt_id: &str,
+    ) -> Result<Vec<OrderId>, EngineError> {
+        if quantity <= 0 {
+            return Err(EngineError::Invalid(format!(
+                "goods received for {article}: quantity must be positive, not {quantity}"
+            )));
+        }
+        let before = self.stock(article)?.quantity;
+        let key = format!("goods:{receipt_id}");
+        if self.store.applied_event(&key)?.is_some() {
+            return Ok(Vec::new());
+        }
+        self.store
+            .adjust_stock(article, quantity, &key, self.now())?;
+        self.store.flush().await?;
+        if before > 0 {
+            return Ok(Vec::new());
+        }
+        let ids = self.store.orders_with_article(
+            &format!("{article}\0"),
+            Timestamp::UNIX_EPOCH,
+            Timestamp::MAX,
+        )?;
+        let mut touched = Vec::new();
+        for id in ids {
+            let outcome = self
+                .apply(Event {
+                    id: format!("{key}:{id}"),
+                    order: id,
+                    actor: Actor::System,
+                    kind: EventKind::GoodsReceived {
+                        article: article.to_owned(),
+                    },
+                })
+                .await?;
+            if matches!(outcome, Outcome::Applied { .. }) {
+                touched.push(id);
+            }
+        }
+        Ok(touched)
+    }
+
+    pub fn stock(&self, article: &str) -> Result<Stock, EngineError> {
+        Ok(self.store.record(keys::STOCK, article)?.unwrap_or(Stock {
+            article: article.to_owned(),
+            quantity: 0,
+            updated: Timestamp::UNIX_EPOCH,
+        }))
+    }
+
+    // ----- the pipeline ----------------------------------------------------
+
+    /// The event's own change of the order.
+    fn direct(&self, run: &mut Run, event: &Event, platform: &Platform) -> Result<(), EngineError> {
+        let source = event.actor.source();
+        let trigger = event.kind.trigger();
+        let order = &mut run.order;
+        let field = |run_entries: &mut Vec<HistoryEntry>,
+                     name: &str,
+                     before: Option<String>,
+                     after: Option<String>| {
+            run_entries.push(entry(
+                &run.event,
+                &run.actor,
+                run.now,
+                None,
+                Change::Field {
+                    field: name.to_owned(),
+                    before,
+                    after,
+                },
+            ));
+        };
+        match &event.kind {
+            EventKind::SetStatus { dimension, to } => {
+                check_status(platform, *dimension, to)?;
+                let from = order.status(*dimension).unwrap_or_default().to_owned();
+                if from == *to {
+                    // Already there: a no-op, not an error.
+                    return Ok(());
+                }
+                if !platform.allows(*dimension, &from, to) {
+                    return Err(transition_error(platform, *dimension, &from, to));
+                }
+                set_status(run, *dimension, to, event.actor.clone(), None);
+                run.triggers.push_back((status_trigger(*dimension), source));
+                return Ok(());
+            }
+            EventKind::PaymentMatched { reference } => {
+                field(
+                    &mut run.entries,
+                    "payment_matched",
+                    None,
+                    Some(reference.clone().unwrap_or_else(|| "yes".into())),
+                );
+            }
+            EventKind::ShipmentAdded {
+                shipment_id,
+                packages,
+                done,
+            } => {
+                if shipment_id.trim().is_empty() {
+                    return Err(EngineError::Invalid("shipment_id must not be empty".into()));
+                }
+                for (i, p) in packages.iter().enumerate() {
+                    if !platform.carriers.is_empty() && !platform.carriers.contains(&p.carrier) {
+                        return Err(EngineError::Invalid(format!(
+                            "packages[{i}].carrier \"{}\" is not a carrier of plugin {} (known: {})",
+                            p.carrier,
+                            platform.id,
+                            platform.carriers.join(", ")
+                        )));
+                    }
+                }
+                if order.shipments.iter().any(|s| s.id == *shipment_id) {
+                    return Err(EngineError::Invalid(format!(
+                        "order {} already has shipment {shipment_id}",
+                        order.id
+                    )));
+                }
+                order.shipments.push(ShipmentRecord {
+                    id: shipment_id.clone(),
+                    packages: packages.clone(),
+                    done: *done,
+                    created: run.now,
+                });
+                field(
+                    &mut run.entries,
+                    "shipment",
+                    None,
+                    Some(shipment_id.clone()),
+                );
+                if *done {
+                    run.triggers.push_back((Trigger::ShipmentAdded, source));
+                    run.triggers.push_back((Trigger::ShipmentDone, source));
+                    return Ok(());
+                }
+            }
+            EventKind::ShipmentDone { shipment_id } => {
+                let Some(s) = order.shipments.iter_mut().find(|s| s.id == *shipment_id) else {
+                    let known: Vec<String> = order.shipments.iter().map(|s| s.id.clone()).collect();
+                    return Err(EngineError::Invalid(format!(
+                        "order {} has no shipment {shipment_id} (known: {})",
+                        order.id,
+                        list(&known)
+                    )));
+                };
+                if s.done {
+                    return Ok(());
+                }
+                s.done = true;
+                field(
+                    &mut run.entries,
+                    "shipment_done",
+                    None,
+                    Some(shipment_id.clone()),
+                );
+            }
+            EventKind::PackingSlipPrinted => {
+                if order.packing_slip_printed {
+                    return Ok(());
+                }
+                order.packing_slip_printed = true;
+                field(
+                    &mut run.entries,
+                    "packing_slip_printed",
+                    Some("false".into()),
+                    Some("true".into()),
+                );
+            }
+            EventKind::Picked => {
+                if order.picked {
+                    return Ok(());
+                }
+                order.picked = true;
+                field(
+                    &mut run.entries,
+                    "picked",
+                    Some("false".into()),
+                    Some("true".into()),
+                );
+            }
+            EventKind::DeliveryNumberEntered { number } => {
+                let before = order.delivery_number.replace(number.clone());
+                field(
+                    &mut run.entries,
+                    "delivery_number",
+                    before,
+                    Some(number.clone()),
+                );
+            }
+            EventKind::DeliveredQuantity { line_id, delivered } => {
+                let Some(line) = order.lines.iter_mut().find(|l| l.line_id == *line_id) else {
+                    let known: Vec<String> =
+                        order.lines.iter().map(|l| l.line_id.clone()).collect();
+                    return Err(EngineError::Invalid(format!(
+                        "order {} has no line {line_id} (known: {})",
+                        order.id,
+                        list(&known)
+                    )));
+                };
+                if *delivered > line.quantity {
+                    return Err(EngineError::Invalid(format!(
+                        "line {line_id}: delivered {delivered} is more than the quantity {}",
+                        line.quantity
+                    )));
+                }
+                let before = line.delivered;
+                line.delivered = *delivered;
+                field(
+                    &mut run.entries,
+                    &format!("lines[{line_id}].delivered"),
+                    Some(before.to_string()),
+                    Some(delivered.to_string()),
+                );
+            }
+            EventKind::ExpectedDeliveryDate { date } => {
+                let before = order.expected_delivery.replace(*date);
+                field(
+                    &mut run.entries,
+                    "expected_delivery",
+                    before.map(|d| d.to_string()),
+                    Some(date.to_string()),
+                );
+            }
+            EventKind::Approved | EventKind::Rejected => {
+                let approved = matches!(event.kind, EventKind::Approved);
+                if order.approval != Approval::Pending {
+                    return Err(EngineError::Invalid(format!(
+                        "order {} is not waiting for approval (approval: {:?})",
+                        order.id, order.approval
+                    )));
+                }
+                order.approval = if approved {
+                    Approval::Approved
+                } else {
+                    Approval::Rejected
+                };
+                field(
+                    &mut run.entries,
+                    "approval",
+                    Some("pending".into()),
+                    Some(if approved { "approved" } else { "rejected" }.into()),
+                );
+            }
+            EventKind::GoodsReceived { .. } | EventKind::TimePassed | EventKind::Manual => {}
+        }
+        run.triggers.push_back((trigger, source));
+        Ok(())
+    }
+
+    /// Runs the rules to a fixed point: every trigger in the queue is matched
+    /// against the rules in order; a rule's change queues the triggers it
+    /// causes. More than [`MAX_FIRINGS`] firings is a loop.
+    fn run_rules(
+        &self,
+        run: &mut Run,
+        channel: &Channel,
+        platform: &Platform,
+    ) -> Result<(), EngineError> {
+        let rules = self.rules();
+        let mut fired: Vec<&str> = Vec::new();
+        while let Some((trigger, source)) = run.triggers.pop_front() {
+            for rule in rules.iter() {
+                if !rule.enabled
+                    || !rule.on.contains(&trigger)
+                    || !rule.covers(channel)
+                    || (!rule.sources.is_empty() && !rule.sources.contains(&source))
+                    || (rule.once_per_order && run.order.fired_once.contains(&rule.id))
+                {
+                    continue;
+                }
+                if !rule.from.is_empty()
+                    && !rule
+                        .from
+                        .iter()
+                        .any(|f| run.order.status(f.dimension) == Some(f.code.as_str()))
+                {
+                    continue;
+                }
+                match rule.conditions_hold(&run.order, run.now) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(message) => {
+                        run.history(
+                            Some(&rule.id),
+                            Change::Skipped {
+                                action: "rule".into(),
+                                reason: message,
+                            },
+                        );
+                        continue;
+                    }
+                }
+                fired.push(&rule.id);
+                if fired.len() > MAX_FIRINGS {
+                    return Err(EngineError::RuleLoop {
+                        chain: fired.join(" → "),
+                    });
+                }
+                self.fire(run, rule, channel, platform);
+            }
+        }
+        Ok(())
+    }
+
+    fn fire(&self, run: &mut Run, rule: &Rule, channel: &Channel, platform: &Platform) {
+        let actor = Actor::Rule(rule.id.clone());
+        if rule.once_per_order {
+            run.order.fired_once.push(rule.id.clone());
+        }
+        let mut targets: Vec<(Dimension, &str)> = Vec::new();
+        if let Some(to) = &rule.to {
+            targets.push((to.dimension, &to.code));
+        }
+        if let Some(code) = &rule.then.payment_status {
+            targets.push((Dimension::Payment, code));
+        }
+        for (dimension, to) in targets {
+            let from = run.order.status(dimension).unwrap_or_default().to_owned();
+            if from == to {
+                continue;
+            }
+            if !platform.allows(dimension, &from, to) {
+                run.history(
+                    Some(&rule.id),
+                    Change::Skipped {
+                        action: format!("set {dimension} status {to}"),
+                        reason: transition_error(platform, dimension, &from, to).to_string(),
+                    },
+                );
+                continue;
+            }
+            set_status(run, dimension, to, actor.clone(), Some(&rule.id));
+            run.triggers
+                .push_back((status_trigger(dimension), Source::Rule));
+        }
+        if rule.then.issue_invoice
+            && channel.invoice_numbering
+            && run.order.invoice_number.is_none()
+            && !run.invoice
+        {
+            run.invoice = true;
+            run.history(
+                Some(&rule.id),
+                Change::InvoiceNumber {
+                    number: String::new(),
+                },
+            );
+            run.triggers
+                .push_back((Trigger::InvoiceCreated, Source::Rule));
+        }
+        if rule.then.decrement_stock {
+            for line in &run.order.lines {
+                run.stock
+                    .push((line.article.clone(), -i64::from(line.quantity)));
+            }
+        }
+        if rule.then.push_status {
+            let dimension = rule.to.as_ref().map_or(Dimension::Order, |t| t.dimension);
+            if let Some(status) = run.order.statuses.get(&dimension).cloned() {
+                if status.set_by == Actor::Platform(run.order.channel.clone()) {
+                    // The platform told us this status: sending it back would
+                    // echo.
+                    run.history(
+                        Some(&rule.id),
+                        Change::Skipped {
+                            action: format!("push {dimension} status {}", status.code),
+                            reason: "the status came from this platform".into(),
+                        },
+                    );
+                } else {
+                    let from = run.original_status(dimension);
+                    run.planned.push((
+                        rule.id.clone(),
+                        JobKind::PushStatus {
+                            dimension,
+                            from,
+                            to: status.code,
+                        },
+                    ));
+                }
+            }
+        }
+        if rule.then.upload_shipments {
+            for s in run
+                .order
+                .shipments
+                .iter()
+                .filter(|s| s.done && s.has_tracking())
+            {
+                run.planned.push((
+                    rule.id.clone(),
+                    JobKind::UploadShipment {
+                        shipment_id: s.id.clone(),
+                    },
+                ));
+            }
+        }
+        if let Some(template) = &rule.then.email {
+            run.planned.push((
+                rule.id.clone(),
+                JobKind::Email {
+                    template: template.clone(),
+                },
+            ));
+        }
+        if let Some(template) = &rule.then.sms {
+            run.planned.push((
+                rule.id.clone(),
+                JobKind::Sms {
+                    template: template.clone(),
+                },
+            ));
+        }
+        if let Some(event) = &rule.then.webhook {
+            run.planned.push((
+                rule.id.clone(),
+                JobKind::Webhook {
+                    event: event.clone(),
+                },
+            ));
+        }
+    }
+
+    /// The planned jobs with ids and stable idempotency keys (the event id,
+    /// the rule and the job's place in the event).
+    fn jobs_of(&self, run: &Run, channel: &Channel) -> Result<Vec<Job>, EngineError> {
+        run.planned
+            .iter()
+            .enumerate()
+            .map(|(i, (rule, kind))| {
+                Ok(Job {
+                    id: self.store.next_id()?,
+                    order: run.order.id,
+                    channel: channel.id.clone(),
+                    kind: kind.clone(),
+                    idempotency_key: format!("{}/{rule}/{i}", run.event),
+                    event: run.event.clone(),
+                    rule: Some(rule.clone()),
+                    created: run.now,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What one event does, built up before the commit.
+struct Run {
+    original: Order,
+    order: Order,
+    event: String,
+    actor: Actor,
+    now: Timestamp,
+    entries: Vec<HistoryEntry>,
+    triggers: VecDeque<(Trigger, Source)>,
+    planned: Vec<(String, JobKind)>,
+    invoice: bool,
+    stock: Vec<(String, i64)>,
+}
+
+impl Run {
+    fn new(order: Order, event: &str, actor: Actor, now: Timestamp) -> Run {
+        let mut current = order.clone();
+        current.updated = now;
+        Run {
+            original: order,
+            order: current,
+            event: event.to_owned(),
+            actor,
+            now,
+            entries: Vec::new(),
+            triggers: VecDeque::new(),
+            planned: Vec::new(),
+            invoice: false,
+            stock: Vec::new(),
+        }
+    }
+
+    fn history(&mut self, rule: Option<&str>, change: Change) {
+        let actor = rule.map_or(self.actor.clone(), |r| Actor::Rule(r.to_owned()));
+        self.entries
+            .push(entry(&self.event, &actor, self.now, rule, change));
+    }
+
+    fn original_status(&self, dimension: Dimension) -> Option<String> {
+        self.original.status(dimension).map(str::to_owned)
+    }
+
+    fn applied(&self, source: Source) -> AppliedEvent {
+        AppliedEvent {
+            order: self.order.id,
+            at: self.now,
+            source,
+            history: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+}
+
+fn entry(
+    event: &str,
+    actor: &Actor,
+    at: Timestamp,
+    rule: Option<&str>,
+    change: Change,
+) -> HistoryEntry {
+    HistoryEntry {
+        seq: 0,
+        at,
+        actor: actor.clone(),
+        event: event.to_owned(),
+        rule: rule.map(str::to_owned),
+        change,
+    }
+}
+
+fn set_status(run: &mut Run, dimension: Dimension, to: &str, actor: Actor, rule: Option<&str>) {
+    let before = run.order.status(dimension).map(str::to_owned);
+    run.order.statuses.insert(
+        dimension,
+        StatusValue {
+            code: to.to_owned(),
+            since: run.now,
+            set_by: actor,
+        },
+    );
+    run.history(
+        rule,
+        Change::Status {
+            dimension,
+            before,
+            after: to.to_owned(),
+        },
+    );
+}
+
+fn status_trigger(dimension: Dimension) -> Trigger {
+    if dimension == Dimension::Payment {
+        Trigger::PaymentStatusChanged
+    } else {
+        Trigger::StatusChanged
+    }
+}
+
+fn check_status(platform: &Platform, dimension: Dimension, code: &str) -> Result<(), EngineError> {
+    if platform.status(dimension, code).is_some() {
+        return Ok(());
+    }
+    let known: Vec<String> = platform
+        .statuses_of(dimension)
+        .map(|s| s.code.clone())
+        .collect();
+    Err(EngineError::UnknownStatus {
+        plugin: format!("{} {}", platform.id, platform.version),
+        dimension,
+        code: code.to_owned(),
+        known: list(&known),
+    })
+}
+
+fn transition_error(
+    platform: &Platform,
+    dimension: Dimension,
+    from: &str,
+    to: &str,
+) -> EngineError {
+    let allowed: Vec<String> = platform
+        .statuses_of(dimension)
+        .filter(|s| s.code != from && platform.allows(dimension, from, &s.code))
+        .map(|s| s.code.clone())
+        .collect();
+    EngineError::TransitionNotAllowed {
+        plugin: format!("{} {}", platform.id, platform.version),
+        dimension,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        allowed: if allowed.is_empty() {
+            "none".into()
+        } else {
+            allowed.join(", ")
+        },
+    }
+}
+
+fn sort_rules(rules: &mut [Rule]) {
+    rules.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}

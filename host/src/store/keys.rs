@@ -1,0 +1,145 @@
+//! Key layout of the one sled tree that holds everything transactional.
+//!
+//! Every key starts with a short space name and a `/`. Parts after it are
+//! separated by a NUL byte (ids never contain one); numbers are big-endian so
+//! that byte order is numeric order. "Newest first" indexes store the
+//! creation time inverted (`u64::MAX - millis`).
+
+use jiff::Timestamp;
+
+use crate::domain::order::{Order, OrderId};
+use crate::domain::platform::Dimension;
+
+pub const VERSION: &[u8] = b"meta/version";
+pub const NUMBERING: &[u8] = b"meta/numbering";
+pub const ORDER_SEQ: &[u8] = b"seq/order";
+pub const INVOICE_SEQ: &[u8] = b"seq/invoice";
+
+pub const ORDER: &[u8] = b"o/";
+pub const NEWEST: &[u8] = b"ot/";
+pub const BY_NUMBER: &[u8] = b"on/";
+pub const BY_INVOICE: &[u8] = b"in/";
+pub const BY_PLATFORM: &[u8] = b"po/";
+pub const BY_CUSTOMER: &[u8] = b"co/";
+pub const BY_STATUS: &[u8] = b"cs/";
+pub const BY_ARTICLE: &[u8] = b"ad/";
+pub const HISTORY: &[u8] = b"h/";
+pub const EVENT: &[u8] = b"e/";
+pub const JOB: &[u8] = b"j/";
+pub const CHANNEL: &[u8] = b"ch/";
+pub const CUSTOMER: &[u8] = b"cu/";
+pub const RULE: &[u8] = b"r/";
+pub const TEMPLATE: &[u8] = b"t/";
+pub const STOCK: &[u8] = b"st/";
+pub const BULK: &[u8] = b"b/";
+
+/// `space` + parts joined by NUL.
+pub fn key(space: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = space.to_vec();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(part);
+    }
+    k
+}
+
+pub fn order(id: OrderId) -> Vec<u8> {
+    key(ORDER, &[&id.0.to_be_bytes()])
+}
+
+pub fn history(id: OrderId, seq: u64) -> Vec<u8> {
+    key(HISTORY, &[&id.0.to_be_bytes(), &seq.to_be_bytes()])
+}
+
+pub fn history_prefix(id: OrderId) -> Vec<u8> {
+    key(HISTORY, &[&id.0.to_be_bytes()])
+}
+
+pub fn event(id: &str) -> Vec<u8> {
+    key(EVENT, &[id.as_bytes()])
+}
+
+pub fn job(id: u64) -> Vec<u8> {
+    key(JOB, &[&id.to_be_bytes()])
+}
+
+pub fn named(space: &[u8], name: &str) -> Vec<u8> {
+    key(space, &[name.as_bytes()])
+}
+
+pub fn platform(channel: &str, platform_order_id: &str) -> Vec<u8> {
+    key(
+        BY_PLATFORM,
+        &[channel.as_bytes(), platform_order_id.as_bytes()],
+    )
+}
+
+pub fn inverted(at: Timestamp) -> [u8; 8] {
+    let millis = u64::try_from(at.as_millisecond()).unwrap_or(0);
+    (u64::MAX - millis).to_be_bytes()
+}
+
+/// The time and id at the end of a "newest first" index key.
+pub fn newest_tail(at: Timestamp, id: OrderId) -> Vec<u8> {
+    let mut t = inverted(at).to_vec();
+    t.extend_from_slice(&id.0.to_be_bytes());
+    t
+}
+
+/// The order id at the end of an index key.
+pub fn id_at_end(k: &[u8]) -> Option<OrderId> {
+    let tail: [u8; 8] = k.get(k.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(OrderId(u64::from_be_bytes(tail)))
+}
+
+pub fn status_prefix(channel: &str, dimension: Dimension, status: &str) -> Vec<u8> {
+    let mut k = key(
+        BY_STATUS,
+        &[
+            channel.as_bytes(),
+            dimension.as_str().as_bytes(),
+            status.as_bytes(),
+        ],
+    );
+    k.push(0);
+    k
+}
+
+pub fn customer_prefix(customer: &str) -> Vec<u8> {
+    let mut k = key(BY_CUSTOMER, &[customer.as_bytes()]);
+    k.push(0);
+    k
+}
+
+/// Every index entry that points at `order`: derived from the order alone,
+/// so the old entries of a change are those of the old order.
+pub fn index_entries(order: &Order) -> Vec<Vec<u8>> {
+    let tail = newest_tail(order.created, order.id);
+    let mut keys = vec![
+        key(NEWEST, &[&tail]),
+        key(BY_NUMBER, &[order.number.as_bytes()]),
+        platform(order.channel.as_str(), &order.platform_order_id),
+        {
+            let mut k = customer_prefix(&order.customer);
+            k.extend_from_slice(&tail);
+            k
+        },
+    ];
+    if let Some(invoice) = &order.invoice_number {
+        keys.push(key(BY_INVOICE, &[invoice.as_bytes()]));
+    }
+    for (dimension, status) in &order.statuses {
+        let mut k = status_prefix(order.channel.as_str(), *dimension, &status.code);
+        k.extend_from_slice(&tail);
+        keys.push(k);
+    }
+    let mut articles: Vec<&str> = order.lines.iter().map(|l| l.article.as_str()).collect();
+    articles.sort_unstable();
+    articles.dedup();
+    for article in articles {
+        keys.push(key(BY_ARTICLE, &[article.as_bytes(), &tail]));
+    }
+    keys
+}

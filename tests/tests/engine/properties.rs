@@ -1,0 +1,123 @@
+//! Properties over random event sequences.
+
+use proptest::prelude::*;
+use statusport::domain::event::{Event, EventKind};
+use statusport::domain::order::Actor;
+use statusport::domain::platform::Dimension;
+
+use super::Fixture;
+
+#[derive(Clone, Debug)]
+enum Step {
+    Move { order: usize, to: usize },
+    Pay { order: usize },
+    Pick { order: usize },
+    Ship { order: usize, done: bool },
+    Rollback { order: usize },
+    Repeat { order: usize },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..4usize, 0..8usize).prop_map(|(order, to)| Step::Move { order, to }),
+        (0..4usize).prop_map(|order| Step::Pay { order }),
+        (0..4usize).prop_map(|order| Step::Pick { order }),
+        (0..4usize, any::<bool>()).prop_map(|(order, done)| Step::Ship { order, done }),
+        (0..4usize).prop_map(|order| Step::Rollback { order }),
+        (0..4usize).prop_map(|order| Step::Repeat { order }),
+    ]
+}
+
+const WOO: &[&str] = &[
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "checkout-draft",
+];
+const GENERIC: &[&str] = &[
+    "received",
+    "processing",
+    "produced",
+    "delivered",
+    "invoiced",
+    "archived",
+    "cancelled",
+    "payment_waiting",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn indexes_match_the_orders_after_any_event_sequence(steps in prop::collection::vec(step(), 1..40)) {
+        let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        tokio.block_on(async {
+            let f = Fixture::with_channels();
+            f.install(&["card", "cash-on-delivery", "shipping"]);
+            let mut orders = Vec::new();
+            for i in 0..4 {
+                let (channel, payment) = if i % 2 == 0 { ("woo", "card") } else { ("shop", "cash_on_delivery") };
+                orders.push((f.order(channel, &format!("P-{i}"), payment).await.id, channel));
+            }
+            let mut last_event: Vec<Option<String>> = vec![None; 4];
+            for (n, s) in steps.iter().enumerate() {
+                let id = format!("ev-{n}");
+                let (order, kind) = match s.clone() {
+                    Step::Move { order, to } => {
+                        let list = if orders[order].1 == "woo" { WOO } else { GENERIC };
+                        (order, EventKind::SetStatus { dimension: Dimension::Order, to: list[to].into() })
+                    }
+                    Step::Pay { order } => (order, EventKind::PaymentMatched { reference: None }),
+                    Step::Pick { order } => (order, EventKind::Picked),
+                    Step::Ship { order, done } => (order, EventKind::ShipmentAdded {
+                        shipment_id: format!("sh-{n}"),
+                        packages: vec![statusport::domain::shipment::Package {
+                            carrier: "dhl".into(),
+                            tracking_number: format!("T{n}"),
+                            tracking_url: None,
+                            lines: vec![],
+                        }],
+                        done,
+                    }),
+                    Step::Rollback { order } => {
+                        let _ = f.engine.rollback(orders[order].0, Dimension::Order, Actor::System, false).await;
+                        continue;
+                    }
+                    Step::Repeat { order } => {
+                        let Some(previous) = last_event[order].clone() else { continue };
+                        let before = f.get(orders[order].0);
+                        let outcome = f.engine.apply(Event {
+                            id: previous,
+                            order: orders[order].0,
+                            actor: Actor::System,
+                            kind: EventKind::Picked,
+                        }).await.unwrap();
+                        let duplicate = matches!(outcome, statusport::engine::Outcome::Duplicate { .. });
+                        prop_assert!(duplicate, "a repeated event id is a duplicate");
+                        prop_assert_eq!(f.get(orders[order].0).version, before.version);
+                        continue;
+                    }
+                };
+                // Refusals (a terminal status, a disallowed move) are part of
+                // the sequence: they must leave nothing behind either.
+                if f.engine.apply(Event { id: id.clone(), order: orders[order].0, actor: Actor::User("p".into()), kind }).await.is_ok() {
+                    last_event[order] = Some(id);
+                }
+            }
+            let problems = f.engine.store().index_problems().unwrap();
+            prop_assert!(problems.is_empty(), "{:?}", problems);
+            for (id, channel) in &orders {
+                let order = f.get(*id);
+                let code = order.status(Dimension::Order).unwrap();
+                let listed = f.engine.store().orders_in_status(channel, Dimension::Order, code).unwrap();
+                prop_assert!(listed.contains(id));
+                prop_assert_eq!(order.history_len as usize, f.engine.store().history(*id).unwrap().len());
+            }
+            Ok(())
+        })?;
+    }
+}
