@@ -8,6 +8,7 @@
 //! on one order serialise on a lock; events on different orders run in
 //! parallel. It never calls a plugin: jobs are the outbox's to run.
 
+pub mod bulk;
 pub mod rule;
 pub mod rulesets;
 
@@ -103,6 +104,10 @@ pub enum EngineError {
     RuleNotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A rule applied by hand (a bulk job) whose statuses or conditions do
+    /// not hold for the order.
+    #[error("{0}")]
+    NotApplicable(String),
     #[error("order {0}: nothing to roll back in that dimension")]
     NothingToRollBack(OrderId),
     #[error("order {order}: {message}")]
@@ -167,6 +172,8 @@ pub struct Engine {
     platforms: Arc<dyn Platforms>,
     rules: RwLock<Arc<Vec<Rule>>>,
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// Bulk jobs asked to stop at their next checkpoint.
+    cancelled: std::sync::Mutex<BTreeSet<String>>,
     clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
 }
 
@@ -191,6 +198,7 @@ impl Engine {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            cancelled: std::sync::Mutex::new(BTreeSet::new()),
             clock,
         })
     }
@@ -610,11 +618,7 @@ impl Engine {
                 .store
                 .order(event.order)?
                 .ok_or(EngineError::OrderNotFound(event.order))?;
-            let channel = self.channel(order.channel.as_str())?;
-            let platform = self.platform_of(&channel)?;
-            let mut run = Run::new(order.clone(), &event.id, event.actor.clone(), self.now());
-            self.direct(&mut run, &event, &platform)?;
-            self.run_rules(&mut run, &channel, &platform)?;
+            let (run, channel) = self.plan(order.clone(), &event, None)?;
             let jobs = self.jobs_of(&run, &channel)?;
             let write = Write {
                 before: Some(order),
@@ -849,6 +853,31 @@ impl Engine {
     }
 
     // ----- the pipeline ----------------------------------------------------
+
+    /// What `event` does to `order` — its direct change, or the `forced`
+    /// rule's firing, then the rules to a fixed point — computed without
+    /// writing anything.
+    fn plan(
+        &self,
+        order: Order,
+        event: &Event,
+        forced: Option<&Rule>,
+    ) -> Result<(Run, Channel), EngineError> {
+        let channel = self.channel(order.channel.as_str())?;
+        let platform = self.platform_of(&channel)?;
+        let mut run = Run::new(order, &event.id, event.actor.clone(), self.now());
+        match forced {
+            None => self.direct(&mut run, event, &platform)?,
+            Some(rule) => {
+                if let Some(reason) = rule_blocked(rule, &run.order, &channel, run.now) {
+                    return Err(EngineError::NotApplicable(reason));
+                }
+                self.fire(&mut run, rule, &channel, &platform);
+            }
+        }
+        self.run_rules(&mut run, &channel, &platform)?;
+        Ok((run, channel))
+    }
 
     /// The event's own change of the order.
     fn direct(&self, run: &mut Run, event: &Event, platform: &Platform) -> Result<(), EngineError> {
@@ -1242,6 +1271,40 @@ impl Engine {
                 })
             })
             .collect()
+    }
+}
+
+/// Why `rule` cannot fire for `order` now, if it cannot.
+fn rule_blocked(rule: &Rule, order: &Order, channel: &Channel, now: Timestamp) -> Option<String> {
+    if !rule.enabled {
+        return Some(format!("rule {} is disabled", rule.id));
+    }
+    if !rule.covers(channel) {
+        return Some(format!(
+            "rule {} does not cover channel {}",
+            rule.id, channel.id
+        ));
+    }
+    if rule.once_per_order && order.fired_once.contains(&rule.id) {
+        return Some(format!("rule {} fired for this order already", rule.id));
+    }
+    if !rule.from.is_empty()
+        && !rule
+            .from
+            .iter()
+            .any(|f| order.status(f.dimension) == Some(f.code.as_str()))
+    {
+        let from: Vec<String> = rule.from.iter().map(ToString::to_string).collect();
+        return Some(format!(
+            "rule {} starts only from {}",
+            rule.id,
+            from.join(", ")
+        ));
+    }
+    match rule.conditions_hold(order, now) {
+        Ok(true) => None,
+        Ok(false) => Some(format!("the conditions of rule {} do not hold", rule.id)),
+        Err(message) => Some(format!("rule {}: {message}", rule.id)),
     }
 }
 

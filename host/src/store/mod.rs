@@ -7,6 +7,7 @@
 pub mod keys;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
@@ -113,6 +114,11 @@ pub struct Committed {
 pub struct Store {
     db: sled::Db,
     data: sled::Tree,
+    /// Writes made so far and writes known to be on disk: concurrent
+    /// [`Store::flush`] calls share one disk flush (group commit).
+    writes: AtomicU64,
+    flushed: AtomicU64,
+    flush_lock: tokio::sync::Mutex<()>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -152,7 +158,13 @@ impl Store {
 
     fn init(db: sled::Db) -> Result<Store, StoreError> {
         let data = db.open_tree("data")?;
-        let store = Store { db, data };
+        let store = Store {
+            db,
+            data,
+            writes: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            flush_lock: tokio::sync::Mutex::new(()),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -189,10 +201,23 @@ impl Store {
         Ok(self.db.generate_id()? + 1)
     }
 
-    /// Waits until everything committed so far is on disk.
+    /// Waits until everything written before the call is on disk. Callers
+    /// that arrive while a flush runs wait for it and then share the next
+    /// one, so many concurrent commits cost one disk flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let wanted = self.writes.load(Ordering::SeqCst);
+        let _turn = self.flush_lock.lock().await;
+        if self.flushed.load(Ordering::SeqCst) >= wanted {
+            return Ok(());
+        }
+        let covered = self.writes.load(Ordering::SeqCst);
         self.db.flush_async().await?;
+        self.flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -201,6 +226,7 @@ impl Store {
 
     fn put<T: Serialize>(&self, key: &[u8], value: &T) -> Result<(), StoreError> {
         self.data.insert(key, encode(value))?;
+        self.wrote();
         Ok(())
     }
 
@@ -310,6 +336,26 @@ impl Store {
             .map(|k| Ok(keys::id_at_end(&k?).unwrap_or(OrderId(0))))
     }
 
+    /// Orders in id order, starting after `after`: for scans that resume.
+    pub fn orders_after(
+        &self,
+        after: Option<OrderId>,
+    ) -> impl Iterator<Item = Result<Order, StoreError>> + '_ {
+        let start = match after {
+            Some(id) => keys::order(OrderId(id.0.saturating_add(1))),
+            None => keys::ORDER.to_vec(),
+        };
+        let end = {
+            let mut e = keys::ORDER.to_vec();
+            *e.last_mut().expect("the prefix is not empty") += 1;
+            e
+        };
+        self.data.range(start..end).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+    }
+
     pub fn history(&self, id: OrderId) -> Result<Vec<HistoryEntry>, StoreError> {
         self.list(&keys::history_prefix(id))
     }
@@ -415,7 +461,9 @@ impl Store {
     }
 
     pub fn remove_record(&self, space: &[u8], name: &str) -> Result<bool, StoreError> {
-        Ok(self.data.remove(keys::named(space, name))?.is_some())
+        let removed = self.data.remove(keys::named(space, name))?.is_some();
+        self.wrote();
+        Ok(removed)
     }
 
     /// Changes an article's stock once per `event` id: goods received.
@@ -443,7 +491,10 @@ impl Store {
             Ok(())
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.wrote();
+                Ok(())
+            }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(CommitError::Store(e.into())),
         }
@@ -560,7 +611,10 @@ impl Store {
             Ok(Committed { order, history })
         });
         match result {
-            Ok(committed) => Ok(committed),
+            Ok(committed) => {
+                self.wrote();
+                Ok(committed)
+            }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(CommitError::Store(e.into())),
         }

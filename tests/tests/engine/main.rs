@@ -1,6 +1,7 @@
 //! The engine through its public API, on a real sled store, with the
 //! statuses of the real bundled plugins.
 
+mod bulk;
 mod properties;
 mod refusals;
 mod store;

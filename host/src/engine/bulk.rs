@@ -1,0 +1,487 @@
+//! Bulk jobs: one transition or one rule applied to every order that matches
+//! a filter.
+//!
+//! A dry run says what would change and why the rest would not. A run is a
+//! durable record: it walks the orders in id order and keeps its cursor and
+//! counts at checkpoints, so after a crash it resumes where the last
+//! checkpoint left it. Each order's change is an event with the id
+//! `bulk:{job}:{order}`, applied in the same atomic write as the change, so
+//! an order is changed at most once by a job however often the job resumes.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::rule::StatusRef;
+use super::{Engine, EngineError, MAX_RETRIES, list};
+use crate::domain::event::{Change, Event, EventKind};
+use crate::domain::order::{Actor, Order, OrderId};
+use crate::store::{CommitError, Write, keys};
+
+/// How many orders a run walks between checkpoints.
+const CHECKPOINT_EVERY: u64 = 2_000;
+/// How many distinct reasons for leaving an order alone a job keeps apart;
+/// more are counted under "other reasons".
+const MAX_REASONS: usize = 50;
+/// How many orders a dry run lists by name, per reason and for changes.
+pub const SAMPLES: usize = 20;
+
+/// Which orders a bulk job looks at. Every field given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderFilter {
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// `dimension:code`, e.g. `order:delivered`.
+    #[serde(default)]
+    pub status: Option<StatusRef>,
+    #[serde(default)]
+    pub payment_method: Option<String>,
+    /// Created at or after.
+    #[serde(default)]
+    pub created_from: Option<Timestamp>,
+    /// Created before.
+    #[serde(default)]
+    pub created_to: Option<Timestamp>,
+}
+
+impl OrderFilter {
+    pub fn matches(&self, order: &Order) -> bool {
+        self.channel
+            .as_deref()
+            .is_none_or(|c| order.channel.as_str() == c)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| order.status(s.dimension) == Some(s.code.as_str()))
+            && self
+                .payment_method
+                .as_deref()
+                .is_none_or(|m| order.payment_method == m)
+            && self.created_from.is_none_or(|t| order.created >= t)
+            && self.created_to.is_none_or(|t| order.created < t)
+    }
+}
+
+/// What a bulk job does to each order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+pub enum BulkAction {
+    /// A manual status change, checked against the plugin's transitions;
+    /// the rules run on it as on any other.
+    SetStatus { status: StatusRef },
+    /// Fire one rule where its start statuses and conditions hold,
+    /// whatever its triggers.
+    Rule { rule: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkSpec {
+    pub filter: OrderFilter,
+    pub action: BulkAction,
+}
+
+/// One order a dry run would change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedChange {
+    pub order: OrderId,
+    pub number: String,
+    /// `dimension: before → after` for every status the change moves.
+    pub changes: Vec<String>,
+}
+
+/// What a bulk job would do.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    /// Orders the filter matches.
+    pub matched: u64,
+    pub would_change: u64,
+    /// The first orders that would change.
+    pub changes: Vec<PlannedChange>,
+    /// Why the other matched orders would not change: the reason, how many,
+    /// and the first of them.
+    pub unchanged: BTreeMap<String, Unchanged>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unchanged {
+    pub count: u64,
+    pub orders: Vec<OrderId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkState {
+    Running,
+    Done,
+    Cancelled,
+}
+
+/// A bulk job as stored: its spec, who started it, and its progress at the
+/// last checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkJob {
+    pub id: String,
+    pub spec: BulkSpec,
+    pub actor: Actor,
+    pub state: BulkState,
+    /// The last order walked; the run resumes after it.
+    pub cursor: Option<OrderId>,
+    /// Orders walked, matched by the filter, and changed.
+    pub scanned: u64,
+    pub matched: u64,
+    pub changed: u64,
+    /// Matched orders left alone, by reason.
+    pub unchanged: BTreeMap<String, u64>,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+}
+
+/// What a bulk job decides for one order.
+enum Decision {
+    Change(Box<Write>),
+    Leave(String),
+}
+
+impl Engine {
+    fn check_spec(&self, spec: &BulkSpec) -> Result<(), EngineError> {
+        if let Some(channel) = &spec.filter.channel {
+            let channel = self.channel(channel)?;
+            if let BulkAction::SetStatus { status } = &spec.action {
+                let platform = self.platform_of(&channel)?;
+                super::check_status(&platform, status.dimension, &status.code)?;
+            }
+        }
+        if let BulkAction::Rule { rule } = &spec.action
+            && !self.rules().iter().any(|r| r.id == *rule)
+        {
+            let known: Vec<String> = self.rules().iter().map(|r| r.id.clone()).collect();
+            return Err(EngineError::Invalid(format!(
+                "action.rule: rule \"{rule}\" does not exist (known: {})",
+                list(&known)
+            )));
+        }
+        if let (Some(from), Some(to)) = (spec.filter.created_from, spec.filter.created_to)
+            && from >= to
+        {
+            return Err(EngineError::Invalid(format!(
+                "filter.created_from ({from}) must be before filter.created_to ({to})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// What `spec` does to `order` as event `event_id`, without writing.
+    fn decide(
+        &self,
+        spec: &BulkSpec,
+        actor: &Actor,
+        event_id: &str,
+        order: Order,
+    ) -> Result<Decision, EngineError> {
+        let event = Event {
+            id: event_id.to_owned(),
+            order: order.id,
+            actor: actor.clone(),
+            kind: match &spec.action {
+                BulkAction::SetStatus { status } => EventKind::SetStatus {
+                    dimension: status.dimension,
+                    to: status.code.clone(),
+                },
+                BulkAction::Rule { .. } => EventKind::Manual,
+            },
+        };
+        let rules = self.rules();
+        let forced = match &spec.action {
+            BulkAction::Rule { rule } => Some(
+                rules
+                    .iter()
+                    .find(|r| r.id == *rule)
+                    .ok_or_else(|| EngineError::RuleNotFound(rule.clone()))?,
+            ),
+            BulkAction::SetStatus { .. } => None,
+        };
+        let (run, channel) = match self.plan(order.clone(), &event, forced) {
+            Ok(planned) => planned,
+            Err(
+                e @ (EngineError::NotApplicable(_)
+                | EngineError::UnknownStatus { .. }
+                | EngineError::TransitionNotAllowed { .. }
+                | EngineError::RuleLoop { .. }
+                | EngineError::ChannelNotFound { .. }
+                | EngineError::PluginMissing { .. }
+                | EngineError::Invalid(_)),
+            ) => return Ok(Decision::Leave(e.to_string())),
+            Err(e) => return Err(e),
+        };
+        if !run
+            .entries
+            .iter()
+            .any(|e| matches!(e.change, Change::Status { .. }))
+        {
+            let reason = match &spec.action {
+                BulkAction::SetStatus { status } => format!("already {status}"),
+                BulkAction::Rule { rule } => format!("rule {rule} changes no status here"),
+            };
+            return Ok(Decision::Leave(reason));
+        }
+        let jobs = self.jobs_of(&run, &channel)?;
+        Ok(Decision::Change(Box::new(Write {
+            before: Some(order),
+            after: run.order.clone(),
+            history: run.entries.clone(),
+            jobs,
+            event: Some((event_id.to_owned(), run.applied(actor.source()))),
+            assign_order_number: false,
+            assign_invoice_number: run.invoice,
+            stock: run.stock.clone(),
+        })))
+    }
+
+    /// What `spec` would change, and why not for the rest. Writes nothing.
+    pub fn bulk_dry_run(&self, spec: &BulkSpec, actor: &Actor) -> Result<DryRun, EngineError> {
+        self.check_spec(spec)?;
+        let mut report = DryRun::default();
+        for order in self.store.orders_after(None) {
+            let order = order?;
+            if !spec.filter.matches(&order) {
+                continue;
+            }
+            report.matched += 1;
+            let (id, number) = (order.id, order.number.clone());
+            match self.decide(spec, actor, "bulk:dry-run", order)? {
+                Decision::Change(write) => {
+                    report.would_change += 1;
+                    if report.changes.len() < SAMPLES {
+                        report.changes.push(PlannedChange {
+                            order: id,
+                            number,
+                            changes: status_moves(&write),
+                        });
+                    }
+                }
+                Decision::Leave(reason) => {
+                    let key = if report.unchanged.len() >= MAX_REASONS
+                        && !report.unchanged.contains_key(&reason)
+                    {
+                        "other reasons".to_owned()
+                    } else {
+                        reason
+                    };
+                    let slot = report.unchanged.entry(key).or_default();
+                    slot.count += 1;
+                    if slot.orders.len() < SAMPLES {
+                        slot.orders.push(id);
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Records a new bulk job, ready for [`Engine::bulk_run`].
+    pub fn bulk_start(&self, spec: BulkSpec, actor: Actor) -> Result<BulkJob, EngineError> {
+        self.check_spec(&spec)?;
+        let now = self.now();
+        let job = BulkJob {
+            id: format!("b{}", self.store.next_id()?),
+            spec,
+            actor,
+            state: BulkState::Running,
+            cursor: None,
+            scanned: 0,
+            matched: 0,
+            changed: 0,
+            unchanged: BTreeMap::new(),
+            created: now,
+            updated: now,
+        };
+        self.store.put_record(keys::BULK, &job.id, &job)?;
+        Ok(job)
+    }
+
+    pub fn bulk_job(&self, id: &str) -> Result<BulkJob, EngineError> {
+        self.store
+            .record(keys::BULK, id)?
+            .ok_or_else(|| EngineError::Invalid(format!("bulk job \"{id}\" does not exist")))
+    }
+
+    pub fn bulk_jobs(&self) -> Result<Vec<BulkJob>, EngineError> {
+        Ok(self.store.records(keys::BULK)?)
+    }
+
+    /// Bulk jobs a crash or a shutdown interrupted: run them again with
+    /// [`Engine::bulk_run`].
+    pub fn unfinished_bulk_jobs(&self) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .bulk_jobs()?
+            .into_iter()
+            .filter(|j| j.state == BulkState::Running)
+            .map(|j| j.id)
+            .collect())
+    }
+
+    /// Stops a running job at its next checkpoint (or at once when no run
+    /// is under way). Orders changed so far stay changed.
+    pub fn bulk_cancel(&self, id: &str) -> Result<BulkJob, EngineError> {
+        let mut job = self.bulk_job(id)?;
+        if job.state == BulkState::Running {
+            self.cancelled
+                .lock()
+                .expect("cancel set")
+                .insert(id.to_owned());
+            job.state = BulkState::Cancelled;
+            job.updated = self.now();
+            self.store.put_record(keys::BULK, id, &job)?;
+        }
+        Ok(job)
+    }
+
+    /// Runs (or resumes) a bulk job to its end, keeping its progress at
+    /// checkpoints; `progress` hears of each checkpoint.
+    pub async fn bulk_run(
+        &self,
+        id: &str,
+        mut progress: impl FnMut(&BulkJob),
+    ) -> Result<BulkJob, EngineError> {
+        let mut job = self.bulk_job(id)?;
+        if job.state != BulkState::Running {
+            return Ok(job);
+        }
+        self.check_spec(&job.spec)?;
+        let mut since_checkpoint = 0u64;
+        let mut next = job.cursor;
+        loop {
+            // Walk a batch outside of any lock on the store's iterator, so
+            // that the orders' own commits do not wait on the scan.
+            let batch: Vec<Order> = self
+                .store
+                .orders_after(next)
+                .take(CHECKPOINT_EVERY as usize)
+                .collect::<Result<_, _>>()?;
+            let Some(last) = batch.last().map(|o| o.id) else {
+                break;
+            };
+            for order in batch {
+                job.scanned += 1;
+                since_checkpoint += 1;
+                match self.bulk_one(&job, &order).await? {
+                    Step::NotMatched => {}
+                    Step::Changed => {
+                        job.matched += 1;
+                        job.changed += 1;
+                    }
+                    Step::Left(reason) => {
+                        job.matched += 1;
+                        let key = if job.unchanged.len() >= MAX_REASONS
+                            && !job.unchanged.contains_key(&reason)
+                        {
+                            "other reasons".to_owned()
+                        } else {
+                            reason
+                        };
+                        *job.unchanged.entry(key).or_default() += 1;
+                    }
+                }
+            }
+            next = Some(last);
+            if since_checkpoint >= CHECKPOINT_EVERY {
+                since_checkpoint = 0;
+                if self.checkpoint(&mut job, next).await? {
+                    progress(&job);
+                    return Ok(job);
+                }
+                progress(&job);
+            }
+        }
+        job.state = BulkState::Done;
+        self.checkpoint(&mut job, next).await?;
+        progress(&job);
+        Ok(job)
+    }
+
+    /// Makes the changes so far durable, then the job's progress. Says
+    /// whether the job was cancelled meanwhile.
+    async fn checkpoint(
+        &self,
+        job: &mut BulkJob,
+        cursor: Option<OrderId>,
+    ) -> Result<bool, EngineError> {
+        self.store.flush().await?;
+        let cancelled = self.cancelled.lock().expect("cancel set").remove(&job.id)
+            || self
+                .store
+                .record::<BulkJob>(keys::BULK, &job.id)?
+                .is_some_and(|stored| stored.state == BulkState::Cancelled);
+        if cancelled {
+            job.state = BulkState::Cancelled;
+        }
+        job.cursor = cursor;
+        job.updated = self.now();
+        self.store.put_record(keys::BULK, &job.id, job)?;
+        self.store.flush().await?;
+        Ok(cancelled)
+    }
+
+    /// Changes one order for the job, if the filter matches it.
+    async fn bulk_one(&self, job: &BulkJob, scanned: &Order) -> Result<Step, EngineError> {
+        let id = scanned.id;
+        let event_id = format!("bulk:{}:{id}", job.id);
+        if self.store.applied_event(&event_id)?.is_some() {
+            // Changed by this job before a crash, after its last checkpoint:
+            // the filter may no longer match it, but it counts.
+            return Ok(Step::Changed);
+        }
+        if !job.spec.filter.matches(scanned) {
+            return Ok(Step::NotMatched);
+        }
+        let _guard = self.lock_of(id).lock().await;
+        for _ in 0..MAX_RETRIES {
+            let Some(order) = self.store.order(id)? else {
+                return Ok(Step::Left("the order is gone".into()));
+            };
+            if !job.spec.filter.matches(&order) {
+                return Ok(Step::Left("no longer matches the filter".into()));
+            }
+            let write = match self.decide(&job.spec, &job.actor, &event_id, order)? {
+                Decision::Change(write) => write,
+                Decision::Leave(reason) => return Ok(Step::Left(reason)),
+            };
+            match self.store.commit(*write) {
+                Ok(_) | Err(CommitError::EventApplied(_)) => return Ok(Step::Changed),
+                Err(CommitError::Stale { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Step::Left(format!(
+            "kept changing under {MAX_RETRIES} attempts"
+        )))
+    }
+}
+
+/// What a run did with one scanned order.
+enum Step {
+    NotMatched,
+    Changed,
+    Left(String),
+}
+
+fn status_moves(write: &Write) -> Vec<String> {
+    write
+        .history
+        .iter()
+        .filter_map(|h| match &h.change {
+            Change::Status {
+                dimension,
+                before,
+                after,
+            } => Some(format!(
+                "{dimension}: {} → {after}",
+                before.as_deref().unwrap_or("(none)")
+            )),
+            _ => None,
+        })
+        .collect()
+}
