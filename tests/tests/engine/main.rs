@@ -2,6 +2,7 @@
 //! statuses of the real bundled plugins.
 
 mod bulk;
+mod crash;
 mod properties;
 mod refusals;
 mod store;

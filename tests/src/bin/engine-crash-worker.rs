@@ -1,0 +1,117 @@
+//! The process the engine crash test kills: it opens a store, creates
+//! `orders` card orders, applies one payment to each (eight at a time), then
+//! runs a bulk job over them, printing each transition once it is durable.
+//! Started again on the same store, it carries on: events already applied
+//! are duplicates, an unfinished bulk job resumes.
+//!
+//! Usage: engine-crash-worker <store-dir> <compiled-code-cache-dir> <orders>
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use statusport::domain::event::{Event, EventKind};
+use statusport::domain::order::{Actor, Channel};
+use statusport::engine::bulk::{BulkAction, BulkSpec, OrderFilter};
+use statusport::engine::{Engine, NewOrder, Outcome, rulesets};
+use statusport::store::Store;
+use statusport_tests::{load, plugin_path, runtime, test_limits};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, store_dir, cache_dir, orders] = args.as_slice() else {
+        anyhow::bail!("usage: engine-crash-worker <store-dir> <cache-dir> <orders>");
+    };
+    let orders: u64 = orders.parse()?;
+    let rt = runtime(test_limits(), Some(PathBuf::from(cache_dir)));
+    let generic = load(&rt, &plugin_path("generic")).await;
+    let mut platforms = std::collections::BTreeMap::new();
+    platforms.insert("generic".to_owned(), Arc::new(generic.platform.clone()));
+    let store = Arc::new(Store::open(&PathBuf::from(store_dir))?);
+    let engine = Arc::new(Engine::new(store.clone(), Arc::new(platforms))?);
+    engine.save_channel(&Channel {
+        id: "shop".try_into().map_err(anyhow::Error::msg)?,
+        name: "Shop".into(),
+        plugin: "generic".into(),
+        base_url: None,
+        config: Default::default(),
+        grants: Vec::new(),
+        invoice_numbering: true,
+        requires_approval: false,
+    })?;
+    rulesets::install(&engine, "card")?;
+    println!("started");
+
+    let mut ids = Vec::new();
+    for i in 0..orders {
+        let new: NewOrder = serde_json::from_value(serde_json::json!({
+            "channel": "shop",
+            "platform_order_id": format!("P-{i}"),
+            "customer": format!("c-{}", i % 17),
+            "lines": [{"article": "SKU-1", "name": "Mug", "quantity": 2, "unit_price": "9.90 EUR"}],
+            "currency": "EUR",
+            "payment_method": "card",
+        }))?;
+        let (order, _) = engine
+            .create_order(
+                new,
+                Actor::Platform("shop".try_into().map_err(anyhow::Error::msg)?),
+                true,
+            )
+            .await?;
+        ids.push(order.id);
+    }
+    println!("created");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in ids.chunks(ids.len().div_ceil(8).max(1)) {
+        let engine = engine.clone();
+        let chunk = chunk.to_vec();
+        tasks.spawn(async move {
+            for id in chunk {
+                let event_id = format!("pay-{id}");
+                let outcome = engine
+                    .apply(Event {
+                        id: event_id.clone(),
+                        order: id,
+                        actor: Actor::System,
+                        kind: EventKind::PaymentMatched { reference: None },
+                    })
+                    .await?;
+                // Durable once `apply` returns: the test holds us to it.
+                if let Outcome::Applied { .. } = outcome {
+                    println!("committed {event_id}");
+                }
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    println!("paid");
+
+    let job = match engine.bulk_jobs()?.into_iter().next() {
+        Some(job) => job.id,
+        None => {
+            let spec = BulkSpec {
+                filter: OrderFilter {
+                    status: Some("order:processing".parse().map_err(anyhow::Error::msg)?),
+                    ..OrderFilter::default()
+                },
+                action: BulkAction::SetStatus {
+                    status: "order:produced".parse().map_err(anyhow::Error::msg)?,
+                },
+            };
+            engine.bulk_start(spec, Actor::User("ops".into()))?.id
+        }
+    };
+    let done = engine
+        .bulk_run(&job, |p| {
+            println!("bulk {} of {} changed", p.changed, p.matched)
+        })
+        .await?;
+    println!("bulk {:?} changed {}", done.state, done.changed);
+    println!("finished");
+    Ok(())
+}
