@@ -21,6 +21,8 @@ use crate::store::{CommitError, Write, keys};
 
 /// How many orders a run walks between checkpoints.
 const CHECKPOINT_EVERY: u64 = 2_000;
+/// How many orders' changes a run writes in one batch.
+const COMMIT_EVERY: usize = 500;
 /// How many distinct reasons for leaving an order alone a job keeps apart;
 /// more are counted under "other reasons".
 const MAX_REASONS: usize = 50;
@@ -364,25 +366,27 @@ impl Engine {
             let Some(last) = batch.last().map(|o| o.id) else {
                 break;
             };
-            for order in batch {
-                job.scanned += 1;
-                since_checkpoint += 1;
-                match self.bulk_one(&job, &order).await? {
-                    Step::NotMatched => {}
-                    Step::Changed => {
-                        job.matched += 1;
-                        job.changed += 1;
-                    }
-                    Step::Left(reason) => {
-                        job.matched += 1;
-                        let key = if job.unchanged.len() >= MAX_REASONS
-                            && !job.unchanged.contains_key(&reason)
-                        {
-                            "other reasons".to_owned()
-                        } else {
-                            reason
-                        };
-                        *job.unchanged.entry(key).or_default() += 1;
+            for chunk in batch.chunks(COMMIT_EVERY) {
+                for step in self.bulk_chunk(&job, chunk).await? {
+                    job.scanned += 1;
+                    since_checkpoint += 1;
+                    match step {
+                        Step::NotMatched => {}
+                        Step::Changed => {
+                            job.matched += 1;
+                            job.changed += 1;
+                        }
+                        Step::Left(reason) => {
+                            job.matched += 1;
+                            let key = if job.unchanged.len() >= MAX_REASONS
+                                && !job.unchanged.contains_key(&reason)
+                            {
+                                "other reasons".to_owned()
+                            } else {
+                                reason
+                            };
+                            *job.unchanged.entry(key).or_default() += 1;
+                        }
                     }
                 }
             }
@@ -423,6 +427,42 @@ impl Engine {
         self.store.put_record(keys::BULK, &job.id, job)?;
         self.store.flush().await?;
         Ok(cancelled)
+    }
+
+    /// Changes the orders of `chunk` that the filter matches, in one batch.
+    /// An order that changed since it was scanned is done again on its own.
+    async fn bulk_chunk(&self, job: &BulkJob, chunk: &[Order]) -> Result<Vec<Step>, EngineError> {
+        let mut steps: Vec<Option<Step>> = Vec::with_capacity(chunk.len());
+        let mut writes = Vec::new();
+        let mut positions = Vec::new();
+        for (i, order) in chunk.iter().enumerate() {
+            let event_id = format!("bulk:{}:{}", job.id, order.id);
+            if self.store.applied_event(&event_id)?.is_some() {
+                steps.push(Some(Step::Changed));
+            } else if !job.spec.filter.matches(order) {
+                steps.push(Some(Step::NotMatched));
+            } else {
+                match self.decide(&job.spec, &job.actor, &event_id, order.clone())? {
+                    Decision::Leave(reason) => steps.push(Some(Step::Left(reason))),
+                    Decision::Change(write) => {
+                        steps.push(None);
+                        writes.push(*write);
+                        positions.push(i);
+                    }
+                }
+            }
+        }
+        for (i, result) in positions.into_iter().zip(self.store.commit_many(writes)) {
+            steps[i] = Some(match result {
+                Ok(_) | Err(CommitError::EventApplied(_)) => Step::Changed,
+                Err(CommitError::Stale { .. }) => self.bulk_one(job, &chunk[i]).await?,
+                Err(e) => return Err(e.into()),
+            });
+        }
+        Ok(steps
+            .into_iter()
+            .map(|s| s.expect("every order of the chunk has its step"))
+            .collect())
     }
 
     /// Changes one order for the job, if the filter matches it.

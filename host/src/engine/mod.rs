@@ -451,11 +451,8 @@ impl Engine {
             assign_invoice_number: run.invoice,
             stock: run.stock.clone(),
         };
-        match self.store.commit(write) {
-            Ok(committed) => {
-                self.store.flush().await?;
-                Ok((committed.order, true))
-            }
+        match self.store.commit_durable(write).await {
+            Ok(committed) => Ok((committed.order, true)),
             Err(CommitError::Duplicate { existing, .. }) => {
                 let order = self
                     .store
@@ -630,9 +627,8 @@ impl Engine {
                 assign_invoice_number: run.invoice,
                 stock: run.stock.clone(),
             };
-            match self.store.commit(write) {
+            match self.store.commit_durable(write).await {
                 Ok(committed) => {
-                    self.store.flush().await?;
                     return Ok(Outcome::Applied {
                         order: Box::new(committed.order),
                         history: committed.history,
@@ -731,9 +727,8 @@ impl Engine {
                 assign_invoice_number: run.invoice,
                 stock: run.stock.clone(),
             };
-            match self.store.commit(write) {
+            match self.store.commit_durable(write).await {
                 Ok(committed) => {
-                    self.store.flush().await?;
                     return Ok(Outcome::Applied {
                         order: Box::new(committed.order),
                         history: committed.history,

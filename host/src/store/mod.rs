@@ -6,13 +6,14 @@
 
 pub mod keys;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::domain::event::{AppliedEvent, Change, HistoryEntry, Job, Stock};
 use crate::domain::order::Source;
@@ -119,6 +120,14 @@ pub struct Store {
     writes: AtomicU64,
     flushed: AtomicU64,
     flush_lock: tokio::sync::Mutex<()>,
+    /// Held by every write that checks what it changes.
+    writer: std::sync::Mutex<()>,
+    /// Durable commits waiting for the next batch, and whose turn it is to
+    /// write one.
+    durable_waiting: std::sync::Mutex<Vec<(Write, Slot)>>,
+    durable_turn: tokio::sync::Mutex<()>,
+    /// Commits waiting for the writer lock, with where their result goes.
+    waiting: std::sync::Mutex<Vec<(Write, Slot)>>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -164,6 +173,10 @@ impl Store {
             writes: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             flush_lock: tokio::sync::Mutex::new(()),
+            writer: std::sync::Mutex::new(()),
+            waiting: std::sync::Mutex::new(Vec::new()),
+            durable_waiting: std::sync::Mutex::new(Vec::new()),
+            durable_turn: tokio::sync::Mutex::new(()),
         };
         store.migrate()?;
         Ok(store)
@@ -474,162 +487,311 @@ impl Store {
         event: &str,
         at: Timestamp,
     ) -> Result<(), CommitError> {
-        let result = self.data.transaction(|tx| {
-            let ekey = keys::event(event);
-            if tx.get(&ekey)?.is_some() {
-                return Ok(());
-            }
-            adjust(tx, article, delta, at)?;
-            let applied = AppliedEvent {
-                order: OrderId(0),
-                at,
-                source: Source::System,
-                history: Vec::new(),
-                jobs: Vec::new(),
-            };
-            tx.insert(ekey, encode(&applied))?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => {
-                self.wrote();
-                Ok(())
-            }
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(CommitError::Store(e.into())),
+        let _writer = lock(&self.writer);
+        let mut w = Pending::new(&self.data);
+        let ekey = keys::event(event);
+        if w.get(&ekey)?.is_some() {
+            return Ok(());
         }
+        adjust(&mut w, article, delta, at)?;
+        let applied = AppliedEvent {
+            order: OrderId(0),
+            at,
+            source: Source::System,
+            history: Vec::new(),
+            jobs: Vec::new(),
+        };
+        w.insert(ekey, encode(&applied));
+        w.apply()?;
+        self.wrote();
+        Ok(())
     }
 
     // ----- the one way to change an order -------------------------------
 
     /// Writes one change of one order atomically: the order (its version
-    /// checked against `before` and bumped), the index entries of the old
-    /// order removed and those of the new one added, the history entries,
-    /// the jobs, the applied event, and any numbers drawn. Readers see all
-    /// of it or none.
+    /// checked against `before` and bumped), the index entries that changed,
+    /// the history entries, the jobs, the applied event, and any numbers
+    /// drawn — one sled batch, which readers and crash recovery see whole
+    /// or not at all. Commits take turns on the writer lock, so the checks
+    /// read the committed state that the batch is applied to.
+    ///
+    /// Concurrent commits are combined: whoever gets the writer lock commits
+    /// every change waiting at that moment in one batch, and the others find
+    /// their result ready.
     pub fn commit(&self, write: Write) -> Result<Committed, CommitError> {
-        let old_entries = write
-            .before
-            .as_ref()
-            .map(keys::index_entries)
-            .unwrap_or_default();
-        let numbering = if write.assign_order_number || write.assign_invoice_number {
-            Some(self.numbering()?)
-        } else {
-            None
-        };
-        let result = self.data.transaction(|tx| {
-            let mut order = write.after.clone();
-            let mut history = write.history.clone();
-            let key = keys::order(order.id);
-            let stored: Option<Order> = match tx.get(&key)? {
-                Some(v) => Some(decode(&key, &v).map_err(abort)?),
-                None => None,
-            };
-            match (&write.before, &stored) {
-                (Some(before), Some(stored)) if stored.version != before.version => {
-                    return Err(abort(CommitError::Stale {
-                        order: order.id,
-                        expected: before.version,
-                        found: stored.version,
-                    }));
-                }
-                (Some(before), None) => {
-                    return Err(abort(CommitError::Stale {
-                        order: order.id,
-                        expected: before.version,
-                        found: 0,
-                    }));
-                }
-                (None, Some(stored)) => {
-                    return Err(abort(CommitError::Stale {
-                        order: order.id,
-                        expected: 0,
-                        found: stored.version,
-                    }));
-                }
-                _ => {}
-            }
-            if write.before.is_none() {
-                let pkey = keys::platform(order.channel.as_str(), &order.platform_order_id);
-                if let Some(existing) = tx.get(&pkey)? {
-                    return Err(abort(CommitError::Duplicate {
-                        channel: order.channel.to_string(),
-                        platform_order_id: order.platform_order_id.clone(),
-                        existing: OrderId(u64_of(&existing)),
-                    }));
-                }
-            }
-            if let Some((id, _)) = &write.event
-                && tx.get(keys::event(id))?.is_some()
-            {
-                return Err(abort(CommitError::EventApplied(id.clone())));
-            }
-            if let Some(numbering) = &numbering {
-                if write.assign_order_number {
-                    let n = draw(tx, keys::ORDER_SEQ, numbering.order_start)?;
-                    order.number = format!("{}{n}", numbering.order_prefix);
-                }
-                if write.assign_invoice_number && order.invoice_number.is_none() {
-                    let n = draw(tx, keys::INVOICE_SEQ, numbering.invoice_start)?;
-                    let number = format!("{}{n}", numbering.invoice_prefix);
-                    order.invoice_number = Some(number.clone());
-                    if let Some(entry) = history.iter_mut().find(|h| {
-                        matches!(&h.change, Change::InvoiceNumber { number } if number.is_empty())
-                    }) {
-                        entry.change = Change::InvoiceNumber { number };
-                    }
-                }
-            }
-            order.version = stored.as_ref().map_or(1, |s| s.version + 1);
-            let first_seq = stored.as_ref().map_or(0, |s| s.history_len);
-            for (i, entry) in history.iter_mut().enumerate() {
-                entry.seq = first_seq + i as u64;
-                tx.insert(keys::history(order.id, entry.seq), encode(entry))?;
-            }
-            order.history_len = first_seq + history.len() as u64;
-
-            for entry in &old_entries {
-                tx.remove(entry.as_slice())?;
-            }
-            let id_bytes = order.id.0.to_be_bytes();
-            for entry in keys::index_entries(&order) {
-                tx.insert(entry, &id_bytes[..])?;
-            }
-            tx.insert(key, encode(&order))?;
-            for (article, delta) in &write.stock {
-                adjust(tx, article, *delta, order.updated)?;
-            }
-            for job in &write.jobs {
-                tx.insert(keys::job(job.id), encode(job))?;
-            }
-            if let Some((id, applied)) = &write.event {
-                let mut applied = applied.clone();
-                applied.history = history.iter().map(|h| h.seq).collect();
-                tx.insert(keys::event(id), encode(&applied))?;
-            }
-            Ok(Committed { order, history })
-        });
-        match result {
-            Ok(committed) => {
-                self.wrote();
-                Ok(committed)
-            }
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(CommitError::Store(e.into())),
+        let slot: Slot = Arc::new(std::sync::Mutex::new(None));
+        lock(&self.waiting).push((write, slot.clone()));
+        let writer = lock(&self.writer);
+        if let Some(result) = lock(&slot).take() {
+            return result;
         }
+        let (writes, slots): (Vec<Write>, Vec<Slot>) = std::mem::take(&mut *lock(&self.waiting))
+            .into_iter()
+            .unzip();
+        let results = self.commit_locked(&writer, writes);
+        for (slot, result) in slots.iter().zip(results) {
+            *lock(slot) = Some(result);
+        }
+        drop(writer);
+        let result = lock(&slot).take();
+        result.expect("the leader commits every waiting change, ours among them")
+    }
+
+    /// Commits a change and returns once it is on disk. Changes that arrive
+    /// while another batch is being written and flushed wait, and go
+    /// together in the next batch: one log write and one disk flush for
+    /// all of them (group commit).
+    pub async fn commit_durable(&self, write: Write) -> Result<Committed, CommitError> {
+        let slot: Slot = Arc::new(std::sync::Mutex::new(None));
+        lock(&self.durable_waiting).push((write, slot.clone()));
+        {
+            let _turn = self.durable_turn.lock().await;
+            if lock(&slot).is_none() {
+                // Our change is still waiting: lead the next batch. The
+                // results are in place before the first await, so a leader
+                // that is cancelled strands no one.
+                let (writes, slots): (Vec<Write>, Vec<Slot>) =
+                    std::mem::take(&mut *lock(&self.durable_waiting))
+                        .into_iter()
+                        .unzip();
+                let results = self.commit_many(writes);
+                for (slot, result) in slots.iter().zip(results) {
+                    *lock(slot) = Some(result);
+                }
+                // Flushing while holding the turn lets the next batch gather.
+                self.flush().await?;
+            }
+        }
+        let result = lock(&slot).take();
+        // A no-op when the leader's flush covered it.
+        self.flush().await?;
+        result.expect("a leader commits every waiting change, ours among them")
+    }
+
+    /// Commits several changes in one batch — one log write instead of one
+    /// each. Each is checked as [`Store::commit`] checks it, against the
+    /// committed state and the changes before it in the list; one refused
+    /// leaves the others to commit. The results are in the order of
+    /// `writes`.
+    pub fn commit_many(&self, writes: Vec<Write>) -> Vec<Result<Committed, CommitError>> {
+        let writer = lock(&self.writer);
+        self.commit_locked(&writer, writes)
+    }
+
+    fn commit_locked(
+        &self,
+        _writer: &std::sync::MutexGuard<'_, ()>,
+        writes: Vec<Write>,
+    ) -> Vec<Result<Committed, CommitError>> {
+        let numbering = match self.numbering() {
+            Ok(n) => n,
+            Err(e) => {
+                let message = e.to_string();
+                return writes
+                    .iter()
+                    .map(|_| {
+                        Err(CommitError::Store(StoreError::Corrupt {
+                            key: "meta/numbering".into(),
+                            message: message.clone(),
+                        }))
+                    })
+                    .collect();
+            }
+        };
+        let mut w = Pending::new(&self.data);
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            let result = stage(&mut w, write, &numbering);
+            match &result {
+                Ok(_) => w.keep(),
+                Err(_) => w.discard(),
+            }
+            results.push(result);
+        }
+        if let Err(e) = w.apply() {
+            let message = e.to_string();
+            return results
+                .into_iter()
+                .map(|r| {
+                    r.and_then(|_| {
+                        Err(CommitError::Store(StoreError::Corrupt {
+                            key: "batch".into(),
+                            message: message.clone(),
+                        }))
+                    })
+                })
+                .collect();
+        }
+        self.wrote();
+        results
     }
 }
 
-fn adjust(
-    tx: &TransactionalTree,
-    article: &str,
-    delta: i64,
-    at: Timestamp,
-) -> Result<(), ConflictableTransactionError<CommitError>> {
+type Slot = Arc<std::sync::Mutex<Option<Result<Committed, CommitError>>>>;
+
+/// A lock whose holder may have panicked: the data it guards stays usable
+/// (the store's state is in sled, not behind the lock).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds one change in `w`, checked against what `w` reads.
+fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committed, CommitError> {
+    let mut order = write.after;
+    let mut history = write.history;
+    let key = keys::order(order.id);
+    let stored: Option<Order> = match w.get(&key)? {
+        Some(v) => Some(decode(&key, &v)?),
+        None => None,
+    };
+    let stale = |expected: u64, found: u64| CommitError::Stale {
+        order: order.id,
+        expected,
+        found,
+    };
+    match (&write.before, &stored) {
+        (Some(before), Some(stored)) if stored.version != before.version => {
+            return Err(stale(before.version, stored.version));
+        }
+        (Some(before), None) => return Err(stale(before.version, 0)),
+        (None, Some(stored)) => return Err(stale(0, stored.version)),
+        _ => {}
+    }
+    if write.before.is_none() {
+        let pkey = keys::platform(order.channel.as_str(), &order.platform_order_id);
+        if let Some(existing) = w.get(&pkey)? {
+            return Err(CommitError::Duplicate {
+                channel: order.channel.to_string(),
+                platform_order_id: order.platform_order_id.clone(),
+                existing: OrderId(u64_of(&existing)),
+            });
+        }
+    }
+    if let Some((id, _)) = &write.event
+        && w.get(&keys::event(id))?.is_some()
+    {
+        return Err(CommitError::EventApplied(id.clone()));
+    }
+    {
+        if write.assign_order_number {
+            let n = draw(w, keys::ORDER_SEQ, numbering.order_start)?;
+            order.number = format!("{}{n}", numbering.order_prefix);
+        }
+        if write.assign_invoice_number && order.invoice_number.is_none() {
+            let n = draw(w, keys::INVOICE_SEQ, numbering.invoice_start)?;
+            let number = format!("{}{n}", numbering.invoice_prefix);
+            order.invoice_number = Some(number.clone());
+            if let Some(entry) = history.iter_mut().find(
+                |h| matches!(&h.change, Change::InvoiceNumber { number } if number.is_empty()),
+            ) {
+                entry.change = Change::InvoiceNumber { number };
+            }
+        }
+    }
+    order.version = stored.as_ref().map_or(1, |s| s.version + 1);
+    let first_seq = stored.as_ref().map_or(0, |s| s.history_len);
+    for (i, entry) in history.iter_mut().enumerate() {
+        entry.seq = first_seq + i as u64;
+        w.insert(keys::history(order.id, entry.seq), encode(entry));
+    }
+    order.history_len = first_seq + history.len() as u64;
+
+    // Only the index entries that differ: a status change moves one.
+    let old_entries: BTreeSet<Vec<u8>> = stored
+        .as_ref()
+        .map(keys::index_entries)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let new_entries: BTreeSet<Vec<u8>> = keys::index_entries(&order).into_iter().collect();
+    for gone in old_entries.difference(&new_entries) {
+        w.remove(gone.clone());
+    }
+    let id_bytes = order.id.0.to_be_bytes();
+    for added in new_entries.difference(&old_entries) {
+        w.insert(added.clone(), id_bytes.to_vec());
+    }
+    w.insert(key, encode(&order));
+    for (article, delta) in &write.stock {
+        adjust(w, article, *delta, order.updated)?;
+    }
+    for job in &write.jobs {
+        w.insert(keys::job(job.id), encode(job));
+    }
+    if let Some((id, applied)) = &write.event {
+        let mut applied = applied.clone();
+        applied.history = history.iter().map(|h| h.seq).collect();
+        w.insert(keys::event(id), encode(&applied));
+    }
+    Ok(Committed { order, history })
+}
+
+/// Writes gathered for one batch, read back before they are applied: the
+/// writes of the change being built (`local`) over those of the changes
+/// already accepted into the batch (`group`) over the tree.
+struct Pending<'a> {
+    tree: &'a sled::Tree,
+    group: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    local: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Pending<'a> {
+    fn new(tree: &'a sled::Tree) -> Self {
+        Pending {
+            tree,
+            group: BTreeMap::new(),
+            local: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.local.get(key).or_else(|| self.group.get(key)) {
+            Some(value) => Ok(value.clone()),
+            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.local.insert(key, Some(value));
+    }
+
+    fn remove(&mut self, key: Vec<u8>) {
+        self.local.insert(key, None);
+    }
+
+    /// Accepts the change built so far into the batch.
+    fn keep(&mut self) {
+        let local = std::mem::take(&mut self.local);
+        self.group.extend(local);
+    }
+
+    /// Drops the change built so far.
+    fn discard(&mut self) {
+        self.local.clear();
+    }
+
+    fn apply(mut self) -> Result<(), StoreError> {
+        self.keep();
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.group {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+}
+
+fn adjust(w: &mut Pending, article: &str, delta: i64, at: Timestamp) -> Result<(), StoreError> {
     let key = keys::named(keys::STOCK, article);
-    let mut stock: Stock = match tx.get(&key)? {
-        Some(v) => decode(&key, &v).map_err(abort)?,
+    let mut stock: Stock = match w.get(&key)? {
+        Some(v) => decode(&key, &v)?,
         None => Stock {
             article: article.to_owned(),
             quantity: 0,
@@ -638,26 +800,18 @@ fn adjust(
     };
     stock.quantity = stock.quantity.saturating_add(delta);
     stock.updated = at;
-    tx.insert(key, encode(&stock))?;
+    w.insert(key, encode(&stock));
     Ok(())
 }
 
-fn abort<E: Into<CommitError>>(e: E) -> ConflictableTransactionError<CommitError> {
-    ConflictableTransactionError::Abort(e.into())
-}
-
-/// The next number of a sequence, inside the transaction: a number is drawn
-/// only when the transaction commits, so the sequence has no gaps.
-fn draw(
-    tx: &TransactionalTree,
-    key: &[u8],
-    start: u64,
-) -> Result<u64, ConflictableTransactionError<CommitError>> {
-    let next = match tx.get(key)? {
+/// The next number of a sequence, in the batch: a number is drawn only
+/// when the batch is applied, so the sequence has no gaps.
+fn draw(w: &mut Pending, key: &[u8], start: u64) -> Result<u64, StoreError> {
+    let next = match w.get(key)? {
         // A start number raised later takes effect at once.
         Some(v) => (u64_of(&v) + 1).max(start),
         None => start,
     };
-    tx.insert(key, &next.to_be_bytes()[..])?;
+    w.insert(key.to_vec(), next.to_be_bytes().to_vec());
     Ok(next)
 }
