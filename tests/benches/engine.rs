@@ -22,6 +22,10 @@ use statusport::engine::{Engine, NewOrder, rulesets};
 use statusport::store::Store;
 use statusport_tests::bundled_platforms;
 
+/// The allocator the `statusport` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const IN_FLIGHT: usize = 64;
 
 fn env_count(name: &str, default: u64) -> u64 {

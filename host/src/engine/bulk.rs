@@ -10,13 +10,16 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::rule::StatusRef;
 use super::{Engine, EngineError, MAX_RETRIES, list};
 use crate::domain::event::{Change, Event, EventKind};
-use crate::domain::order::{Actor, Order, OrderId};
+use crate::domain::order::{Actor, Channel, Order, OrderId};
+use crate::domain::platform::Platform;
 use crate::store::{CommitError, Write, keys};
 
 /// How many orders a run walks between checkpoints.
@@ -141,6 +144,10 @@ pub struct BulkJob {
     pub updated: Timestamp,
 }
 
+/// The channels (and their platforms) a bulk pass has met, or why one is
+/// unusable.
+type Channels = BTreeMap<String, Result<(Arc<Channel>, Arc<Platform>), String>>;
+
 /// What a bulk job decides for one order.
 enum Decision {
     Change(Box<Write>),
@@ -182,6 +189,7 @@ impl Engine {
         actor: &Actor,
         event_id: &str,
         order: Order,
+        channels: &mut Channels,
     ) -> Result<Decision, EngineError> {
         let event = Event {
             id: event_id.to_owned(),
@@ -205,7 +213,25 @@ impl Engine {
             ),
             BulkAction::SetStatus { .. } => None,
         };
-        let (run, channel) = match self.plan(order.clone(), &event, forced) {
+        let channel = match channels.get(order.channel.as_str()) {
+            Some(known) => known.clone(),
+            None => {
+                let found = self
+                    .channel(order.channel.as_str())
+                    .and_then(|c| {
+                        let platform = self.platform_of(&c)?;
+                        Ok((Arc::new(c), platform))
+                    })
+                    .map_err(|e| e.to_string());
+                channels.insert(order.channel.to_string(), found.clone());
+                found
+            }
+        };
+        let (channel, platform) = match channel {
+            Ok(known) => known,
+            Err(reason) => return Ok(Decision::Leave(reason)),
+        };
+        let run = match self.plan_in(order.clone(), &event, forced, &channel, &platform) {
             Ok(planned) => planned,
             Err(
                 e @ (EngineError::NotApplicable(_)
@@ -246,6 +272,7 @@ impl Engine {
     pub fn bulk_dry_run(&self, spec: &BulkSpec, actor: &Actor) -> Result<DryRun, EngineError> {
         self.check_spec(spec)?;
         let mut report = DryRun::default();
+        let mut channels = Channels::new();
         for order in self.store.orders_after(None) {
             let order = order?;
             if !spec.filter.matches(&order) {
@@ -253,7 +280,7 @@ impl Engine {
             }
             report.matched += 1;
             let (id, number) = (order.id, order.number.clone());
-            match self.decide(spec, actor, "bulk:dry-run", order)? {
+            match self.decide(spec, actor, "bulk:dry-run", order, &mut channels)? {
                 Decision::Change(write) => {
                     report.would_change += 1;
                     if report.changes.len() < SAMPLES {
@@ -433,6 +460,7 @@ impl Engine {
     /// An order that changed since it was scanned is done again on its own.
     async fn bulk_chunk(&self, job: &BulkJob, chunk: &[Order]) -> Result<Vec<Step>, EngineError> {
         let mut steps: Vec<Option<Step>> = Vec::with_capacity(chunk.len());
+        let mut channels = Channels::new();
         let mut writes = Vec::new();
         let mut positions = Vec::new();
         for (i, order) in chunk.iter().enumerate() {
@@ -442,7 +470,13 @@ impl Engine {
             } else if !job.spec.filter.matches(order) {
                 steps.push(Some(Step::NotMatched));
             } else {
-                match self.decide(&job.spec, &job.actor, &event_id, order.clone())? {
+                match self.decide(
+                    &job.spec,
+                    &job.actor,
+                    &event_id,
+                    order.clone(),
+                    &mut channels,
+                )? {
                     Decision::Leave(reason) => steps.push(Some(Step::Left(reason))),
                     Decision::Change(write) => {
                         steps.push(None);
@@ -485,7 +519,13 @@ impl Engine {
             if !job.spec.filter.matches(&order) {
                 return Ok(Step::Left("no longer matches the filter".into()));
             }
-            let write = match self.decide(&job.spec, &job.actor, &event_id, order)? {
+            let write = match self.decide(
+                &job.spec,
+                &job.actor,
+                &event_id,
+                order,
+                &mut Channels::new(),
+            )? {
                 Decision::Change(write) => write,
                 Decision::Leave(reason) => return Ok(Step::Left(reason)),
             };

@@ -860,18 +860,31 @@ impl Engine {
     ) -> Result<(Run, Channel), EngineError> {
         let channel = self.channel(order.channel.as_str())?;
         let platform = self.platform_of(&channel)?;
+        let run = self.plan_in(order, event, forced, &channel, &platform)?;
+        Ok((run, channel))
+    }
+
+    /// [`Engine::plan`] with the order's channel and platform at hand.
+    fn plan_in(
+        &self,
+        order: Order,
+        event: &Event,
+        forced: Option<&Rule>,
+        channel: &Channel,
+        platform: &Platform,
+    ) -> Result<Run, EngineError> {
         let mut run = Run::new(order, &event.id, event.actor.clone(), self.now());
         match forced {
-            None => self.direct(&mut run, event, &platform)?,
+            None => self.direct(&mut run, event, platform)?,
             Some(rule) => {
-                if let Some(reason) = rule_blocked(rule, &run.order, &channel, run.now) {
+                if let Some(reason) = rule_blocked(rule, &run.order, channel, run.now) {
                     return Err(EngineError::NotApplicable(reason));
                 }
-                self.fire(&mut run, rule, &channel, &platform);
+                self.fire(&mut run, rule, channel, platform);
             }
         }
-        self.run_rules(&mut run, &channel, &platform)?;
-        Ok((run, channel))
+        self.run_rules(&mut run, channel, platform)?;
+        Ok(run)
     }
 
     /// The event's own change of the order.

@@ -641,9 +641,12 @@ fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committ
     let mut order = write.after;
     let mut history = write.history;
     let key = keys::order(order.id);
-    let stored: Option<Order> = match w.get(&key)? {
-        Some(v) => Some(decode(&key, &v)?),
-        None => None,
+    let stored: Option<Order> = match (w.get(&key)?, &write.before) {
+        // The encoding is deterministic: the same bytes are the same order,
+        // and encoding is cheaper than decoding.
+        (Some(v), Some(before)) if v == encode(before) => Some(before.clone()),
+        (Some(v), _) => Some(decode(&key, &v)?),
+        (None, _) => None,
     };
     let stale = |expected: u64, found: u64| CommitError::Stale {
         order: order.id,
