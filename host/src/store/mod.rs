@@ -1,8 +1,10 @@
 //! The embedded store: sled. It owns the key layout, the codecs and the
 //! indexes, and offers one way to change an order — [`Store::commit`], which
 //! writes the order, its index entries, its history, the jobs it causes and
-//! the applied event in one atomic transaction, checked against the order's
-//! committed version. It knows nothing of rules or plugins.
+//! the applied event as one atomic sled batch, checked against the order's
+//! committed version (with [`Store::commit_durable`] and
+//! [`Store::commit_many`] for group commit and bulk). It knows nothing of
+//! rules or plugins.
 
 pub mod keys;
 

@@ -121,3 +121,65 @@ proptest! {
         })?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Orders created and paid from many tasks at once, with any start
+    /// numbers and prefixes: both sequences are gap-free and unique.
+    #[test]
+    fn number_sequences_are_gap_free_and_unique_under_concurrency(
+        orders in 1usize..60,
+        paid_every in 1usize..4,
+        order_start in 1u64..1_000_000,
+        invoice_start in 1u64..1_000_000,
+        prefix in "[A-Z]{0,3}",
+    ) {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio.block_on(async {
+            let f = std::sync::Arc::new(Fixture::with_channels());
+            f.install(&["card"]);
+            f.engine
+                .store()
+                .set_numbering(&statusport::store::Numbering {
+                    order_start,
+                    order_prefix: prefix.clone(),
+                    invoice_start,
+                    invoice_prefix: format!("{prefix}INV-"),
+                })
+                .unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..orders {
+                let f = f.clone();
+                tasks.push(tokio::spawn(async move {
+                    let order = f.order("shop", &format!("N-{i}"), "card").await;
+                    if i % paid_every == 0 {
+                        f.event(order.id, &format!("pay-{i}"), EventKind::PaymentMatched { reference: None })
+                            .await;
+                    }
+                    f.get(order.id)
+                }));
+            }
+            let mut numbers = Vec::new();
+            let mut invoices = Vec::new();
+            for task in tasks {
+                let order = task.await.unwrap();
+                numbers.push(order.number.strip_prefix(prefix.as_str()).unwrap().parse::<u64>().unwrap());
+                if let Some(invoice) = order.invoice_number {
+                    let tail = invoice.strip_prefix(&format!("{prefix}INV-")).unwrap().to_owned();
+                    invoices.push(tail.parse::<u64>().unwrap());
+                }
+            }
+            numbers.sort_unstable();
+            invoices.sort_unstable();
+            let paid = orders.div_ceil(paid_every) as u64;
+            prop_assert_eq!(numbers, (order_start..order_start + orders as u64).collect::<Vec<_>>());
+            prop_assert_eq!(invoices, (invoice_start..invoice_start + paid).collect::<Vec<_>>());
+            Ok(())
+        })?;
+    }
+}
