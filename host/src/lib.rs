@@ -6,5 +6,7 @@
 
 pub mod domain;
 pub mod engine;
+pub mod notify;
+pub mod outbox;
 pub mod plugins;
 pub mod store;

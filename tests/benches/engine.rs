@@ -86,6 +86,8 @@ fn engine(dir: &std::path::Path) -> Arc<Engine> {
             grants: Vec::new(),
             invoice_numbering: true,
             requires_approval: false,
+            concurrency: None,
+            rate_per_second: None,
         })
         .expect("the channel is saved");
     rulesets::install(&engine, "card").expect("the card rules install");

@@ -200,9 +200,42 @@ pub enum JobKind {
     Sms {
         template: String,
     },
+    /// An event for the webhook endpoints that receive its type; the outbox
+    /// turns it into one delivery per endpoint.
     Webhook {
         event: String,
     },
+    /// One webhook event to one endpoint, with the body fixed when the
+    /// delivery was created so that every retry sends the same bytes.
+    WebhookDelivery {
+        endpoint: String,
+        event: String,
+        body: String,
+    },
+}
+
+impl JobKind {
+    /// A short name: `push_status`, `upload_shipment`, `email`, `sms`,
+    /// `webhook`, `webhook_delivery`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::PushStatus { .. } => "push_status",
+            JobKind::UploadShipment { .. } => "upload_shipment",
+            JobKind::Email { .. } => "email",
+            JobKind::Sms { .. } => "sms",
+            JobKind::Webhook { .. } => "webhook",
+            JobKind::WebhookDelivery { .. } => "webhook_delivery",
+        }
+    }
+
+    /// Whether the job talks to the order's platform: such jobs of one order
+    /// run one at a time, oldest first.
+    pub fn is_platform(&self) -> bool {
+        matches!(
+            self,
+            JobKind::PushStatus { .. } | JobKind::UploadShipment { .. }
+        )
+    }
 }
 
 /// One unit of work the outbox dispatches, written in the same atomic write

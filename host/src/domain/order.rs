@@ -108,6 +108,14 @@ pub struct Channel {
     /// approved.
     #[serde(default)]
     pub requires_approval: bool,
+    /// Platform calls running at once for this channel (the outbox's
+    /// default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Platform calls per second for this channel; 0 for no limit (the
+    /// outbox's default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<u32>,
 }
 
 fn yes() -> bool {

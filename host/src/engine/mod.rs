@@ -22,6 +22,7 @@ use crate::domain::event::{
     AppliedEvent, Change, Event, EventKind, HistoryEntry, Job, JobKind, Stock, Trigger,
 };
 use crate::domain::money::Money;
+use crate::domain::notify::{Template, TemplateKind};
 use crate::domain::order::{
     Actor, Approval, Channel, Line, Order, OrderId, ShipmentRecord, Source, StatusValue,
 };
@@ -100,6 +101,8 @@ pub enum EngineError {
     RuleLoop { chain: String },
     #[error("rule {id} is invalid:\n  - {}", problems.join("\n  - "))]
     InvalidRule { id: String, problems: Vec<String> },
+    #[error("template {name} is invalid:\n  - {}", problems.join("\n  - "))]
+    InvalidTemplate { name: String, problems: Vec<String> },
     #[error("rule \"{0}\" does not exist")]
     RuleNotFound(String),
     #[error("{0}")]
@@ -286,16 +289,72 @@ impl Engine {
         self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Templates known to rules. Templates themselves belong to the
-    /// notification module; the engine keeps their names.
-    pub fn templates(&self) -> Result<BTreeSet<String>, EngineError> {
-        let names: Vec<String> = self.store.records(keys::TEMPLATE)?;
-        Ok(names.into_iter().collect())
+    /// Every message template, by name.
+    pub fn templates(&self) -> Result<Vec<Template>, EngineError> {
+        Ok(self.store.records(keys::TEMPLATE)?)
     }
 
-    pub fn add_template(&self, name: &str) -> Result<(), EngineError> {
-        crate::domain::order::check_id("template name", name).map_err(EngineError::Invalid)?;
-        Ok(self.store.put_record(keys::TEMPLATE, name, &name)?)
+    pub fn template(&self, name: &str) -> Result<Option<Template>, EngineError> {
+        Ok(self.store.record(keys::TEMPLATE, name)?)
+    }
+
+    /// Saves (creates or replaces) a template after checking that it
+    /// compiles and renders a sample order; a replacement must keep the
+    /// kind that rules use it as.
+    pub fn save_template(&self, template: &Template) -> Result<(), EngineError> {
+        let others = self.templates()?;
+        let mut problems = match crate::notify::check_template(template, &others) {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems,
+        };
+        if let Some(old) = others.iter().find(|t| t.name == template.name)
+            && old.kind != template.kind
+        {
+            let users = self.rules_using(&template.name);
+            if !users.is_empty() {
+                problems.push(format!(
+                    "kind: rules {} use it as an {} template",
+                    users.join(", "),
+                    old.kind.as_str()
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::InvalidTemplate {
+                name: template.name.clone(),
+                problems,
+            });
+        }
+        Ok(self
+            .store
+            .put_record(keys::TEMPLATE, &template.name, template)?)
+    }
+
+    /// Deletes a template no rule uses.
+    pub fn delete_template(&self, name: &str) -> Result<(), EngineError> {
+        let users = self.rules_using(name);
+        if !users.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "template {name} is used by rules {}; change them first",
+                users.join(", ")
+            )));
+        }
+        if !self.store.remove_record(keys::TEMPLATE, name)? {
+            return Err(EngineError::Invalid(format!(
+                "template \"{name}\" does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    fn rules_using(&self, template: &str) -> Vec<String> {
+        self.rules()
+            .iter()
+            .filter(|r| {
+                r.then.email.as_deref() == Some(template) || r.then.sms.as_deref() == Some(template)
+            })
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     /// Checks a rule against the plugins of the channels it covers and the
@@ -344,7 +403,11 @@ impl Engine {
             },
             None => None,
         };
-        let templates = self.templates()?;
+        let templates: BTreeMap<String, TemplateKind> = self
+            .templates()?
+            .into_iter()
+            .map(|t| (t.name, t.kind))
+            .collect();
         let scope = RuleScope {
             channels: channels
                 .iter()

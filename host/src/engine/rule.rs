@@ -1,7 +1,7 @@
 //! Rules: the model, their TOML form, their validation against the plugins
 //! of the channels they apply to, and the evaluation of their conditions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::event::Trigger;
 use crate::domain::money::Money;
+use crate::domain::notify::TemplateKind;
 use crate::domain::order::{Approval, Channel, Order, Source, check_id};
 use crate::domain::platform::{Dimension, Platform};
 
@@ -265,7 +266,8 @@ pub struct RuleScope<'a> {
     pub channels: Vec<(&'a Channel, &'a Platform)>,
     /// The platform named by `platform`, when it is given.
     pub platform: Option<&'a Platform>,
-    pub templates: &'a BTreeSet<String>,
+    /// Every template, with its kind.
+    pub templates: &'a BTreeMap<String, TemplateKind>,
 }
 
 /// Names CEL expressions may use.
@@ -366,11 +368,25 @@ impl Rule {
                 ));
             }
         }
-        for template in self.then.email.iter().chain(&self.then.sms) {
-            if !scope.templates.contains(template) {
-                let known: Vec<&str> = scope.templates.iter().map(String::as_str).collect();
+        for (field, wanted, name) in [
+            ("email", TemplateKind::Email, &self.then.email),
+            ("sms", TemplateKind::Sms, &self.then.sms),
+        ] {
+            let Some(name) = name else { continue };
+            if scope.templates.get(name) != Some(&wanted) {
+                let known: Vec<&str> = scope
+                    .templates
+                    .iter()
+                    .filter(|(_, kind)| **kind == wanted)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let found = match scope.templates.get(name) {
+                    Some(kind) => format!("is an {} template", kind.as_str()),
+                    None => "does not exist".to_owned(),
+                };
                 problems.push(format!(
-                    "template \"{template}\" does not exist (known: {})",
+                    "then.{field}: template \"{name}\" {found} (known {} templates: {})",
+                    wanted.as_str(),
                     if known.is_empty() {
                         "none".to_owned()
                     } else {

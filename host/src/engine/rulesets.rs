@@ -18,19 +18,14 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("shipping", include_str!("../../rulesets/shipping.toml")),
     ("dunning", include_str!("../../rulesets/dunning.toml")),
     ("approval", include_str!("../../rulesets/approval.toml")),
+    (
+        "cancellation",
+        include_str!("../../rulesets/cancellation.toml"),
+    ),
 ];
 
-/// Templates the shipped rule sets use.
-pub const TEMPLATES: &[&str] = &[
-    "payment-received",
-    "bank-details",
-    "shipped",
-    "reminder-1",
-    "reminder-2",
-    "order-rejected",
-];
-
-/// Installs a shipped rule set by name, registering the templates it uses.
+/// Installs a shipped rule set by name, with the shipped templates it
+/// needs; templates that exist already are left as the operator has them.
 pub fn install(engine: &Engine, name: &str) -> Result<Vec<String>, EngineError> {
     let Some((_, text)) = SHIPPED.iter().find(|(n, _)| *n == name) else {
         let known: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
@@ -39,11 +34,23 @@ pub fn install(engine: &Engine, name: &str) -> Result<Vec<String>, EngineError> 
             known.join(", ")
         )));
     };
-    let known = engine.templates()?;
-    for template in TEMPLATES {
-        if !known.contains(*template) {
-            engine.add_template(template)?;
-        }
-    }
+    install_templates(engine)?;
     engine.import_rules(text)
+}
+
+/// Saves each shipped template that does not exist yet; returns the names
+/// saved.
+pub fn install_templates(engine: &Engine) -> Result<Vec<String>, EngineError> {
+    let known: Vec<String> = engine.templates()?.into_iter().map(|t| t.name).collect();
+    let mut saved = Vec::new();
+    // The layout first: the mails extend it.
+    for (name, text) in crate::notify::SHIPPED_TEMPLATES {
+        if known.iter().any(|k| k == name) {
+            continue;
+        }
+        let template = crate::notify::parse_template(name, text).map_err(EngineError::Invalid)?;
+        engine.save_template(&template)?;
+        saved.push(template.name);
+    }
+    Ok(saved)
 }

@@ -32,6 +32,15 @@ pub const RULE: &[u8] = b"r/";
 pub const TEMPLATE: &[u8] = b"t/";
 pub const STOCK: &[u8] = b"st/";
 pub const BULK: &[u8] = b"b/";
+/// Active outbox jobs (waiting or failed): job id → its state.
+pub const JOB_STATE: &[u8] = b"jq/";
+/// Finished outbox jobs: job id → how they ended.
+pub const JOB_DONE: &[u8] = b"jd/";
+/// Order → its jobs.
+pub const ORDER_JOBS: &[u8] = b"oj/";
+/// Plugin state per channel: channel, key → value.
+pub const PLUGIN_STATE: &[u8] = b"ps/";
+pub const WEBHOOK: &[u8] = b"wh/";
 
 /// `space` + parts joined by NUL.
 pub fn key(space: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -63,6 +72,32 @@ pub fn event(id: &str) -> Vec<u8> {
 
 pub fn job(id: u64) -> Vec<u8> {
     key(JOB, &[&id.to_be_bytes()])
+}
+
+pub fn job_state(id: u64) -> Vec<u8> {
+    key(JOB_STATE, &[&id.to_be_bytes()])
+}
+
+pub fn job_done(id: u64) -> Vec<u8> {
+    key(JOB_DONE, &[&id.to_be_bytes()])
+}
+
+pub fn order_job(order: OrderId, job: u64) -> Vec<u8> {
+    key(ORDER_JOBS, &[&order.0.to_be_bytes(), &job.to_be_bytes()])
+}
+
+pub fn order_jobs_prefix(order: OrderId) -> Vec<u8> {
+    key(ORDER_JOBS, &[&order.0.to_be_bytes()])
+}
+
+pub fn plugin_state(channel: &str, name: &str) -> Vec<u8> {
+    key(PLUGIN_STATE, &[channel.as_bytes(), name.as_bytes()])
+}
+
+pub fn plugin_state_prefix(channel: &str) -> Vec<u8> {
+    let mut k = key(PLUGIN_STATE, &[channel.as_bytes()]);
+    k.push(0);
+    k
 }
 
 pub fn named(space: &[u8], name: &str) -> Vec<u8> {

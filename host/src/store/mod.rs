@@ -18,12 +18,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{AppliedEvent, Change, HistoryEntry, Job, Stock};
+use crate::domain::job::{JobDone, JobState, JobStatus};
+use crate::domain::notify::{Template, TemplateKind};
 use crate::domain::order::Source;
 use crate::domain::order::{Channel, Customer, Order, OrderId};
 use crate::domain::platform::Dimension;
 
 /// The layout version this build writes and reads.
-pub const STORE_VERSION: u32 = 1;
+pub const STORE_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -130,6 +132,8 @@ pub struct Store {
     durable_turn: tokio::sync::Mutex<()>,
     /// Commits waiting for the writer lock, with where their result goes.
     waiting: std::sync::Mutex<Vec<(Write, Slot)>>,
+    /// Where the ids of jobs created or changed go, once the outbox listens.
+    job_feed: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<u64>>>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -179,6 +183,7 @@ impl Store {
             waiting: std::sync::Mutex::new(Vec::new()),
             durable_waiting: std::sync::Mutex::new(Vec::new()),
             durable_turn: tokio::sync::Mutex::new(()),
+            job_feed: std::sync::Mutex::new(None),
         };
         store.migrate()?;
         Ok(store)
@@ -196,9 +201,29 @@ impl Store {
         // Each step takes the layout from version n to n + 1; a fresh store
         // starts at 0 and needs only its version key.
         for from in found..STORE_VERSION {
-            if from == 0 {
-                self.data.insert(keys::VERSION, &1u32.to_be_bytes())?;
+            match from {
+                0 => {}
+                // Version 1 kept template names only; each becomes an email
+                // template with a plain text that an operator then edits.
+                1 => {
+                    for kv in self.data.scan_prefix(keys::TEMPLATE) {
+                        let (k, v) = kv?;
+                        if let Ok(name) = serde_json::from_slice::<String>(&v) {
+                            let template = Template {
+                                name: name.clone(),
+                                kind: TemplateKind::Email,
+                                subject: Some("Your order {{ order.number }}".into()),
+                                text: "Your order {{ order.number }} is now: {{ status.label }}."
+                                    .into(),
+                                html: None,
+                            };
+                            self.data.insert(k, encode(&template))?;
+                        }
+                    }
+                }
+                _ => unreachable!("no migration from version {from}"),
             }
+            self.data.insert(keys::VERSION, &(from + 1).to_be_bytes())?;
         }
         Ok(())
     }
@@ -603,10 +628,15 @@ impl Store {
         };
         let mut w = Pending::new(&self.data);
         let mut results = Vec::with_capacity(writes.len());
+        let mut new_jobs = Vec::new();
         for write in writes {
+            let ids: Vec<u64> = write.jobs.iter().map(|j| j.id).collect();
             let result = stage(&mut w, write, &numbering);
             match &result {
-                Ok(_) => w.keep(),
+                Ok(_) => {
+                    w.keep();
+                    new_jobs.extend(ids);
+                }
                 Err(_) => w.discard(),
             }
             results.push(result);
@@ -626,7 +656,187 @@ impl Store {
                 .collect();
         }
         self.wrote();
+        self.announce(&new_jobs);
         results
+    }
+
+    // ----- the outbox's side ---------------------------------------------
+
+    /// Starts telling the caller the id of every job created or changed from
+    /// now on (one listener: the outbox). Jobs that exist already are read
+    /// with [`Store::active_jobs`].
+    pub fn subscribe_jobs(&self) -> tokio::sync::mpsc::UnboundedReceiver<u64> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *lock(&self.job_feed) = Some(tx);
+        rx
+    }
+
+    fn announce(&self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut feed = lock(&self.job_feed);
+        if let Some(tx) = feed.as_ref() {
+            for id in ids {
+                if tx.send(*id).is_err() {
+                    // The outbox stopped listening.
+                    *feed = None;
+                    break;
+                }
+            }
+        }
+    }
+
+    pub fn job(&self, id: u64) -> Result<Option<Job>, StoreError> {
+        self.get(&keys::job(id))
+    }
+
+    pub fn job_state(&self, id: u64) -> Result<Option<JobState>, StoreError> {
+        self.get(&keys::job_state(id))
+    }
+
+    pub fn job_done(&self, id: u64) -> Result<Option<JobDone>, StoreError> {
+        self.get(&keys::job_done(id))
+    }
+
+    /// Every job not finished yet (waiting or failed), oldest first.
+    pub fn active_jobs(&self) -> Result<Vec<(Job, JobState)>, StoreError> {
+        let mut jobs = Vec::new();
+        for kv in self.data.scan_prefix(keys::JOB_STATE) {
+            let (k, v) = kv?;
+            let state: JobState = decode(&k, &v)?;
+            let id = u64_of(&k[keys::JOB_STATE.len()..]);
+            match self.job(id)? {
+                Some(job) => jobs.push((job, state)),
+                None => {
+                    return Err(StoreError::Corrupt {
+                        key: String::from_utf8_lossy(&k).into_owned(),
+                        message: format!("job {id} has a state but no record"),
+                    });
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Failed jobs, oldest first.
+    pub fn failed_jobs(&self) -> Result<Vec<(Job, JobState)>, StoreError> {
+        Ok(self
+            .active_jobs()?
+            .into_iter()
+            .filter(|(_, s)| s.status == JobStatus::Failed)
+            .collect())
+    }
+
+    /// An order's jobs, oldest first, each with its state or its end.
+    pub fn jobs_of_order(&self, order: OrderId) -> Result<Vec<JobRecord>, StoreError> {
+        let mut records = Vec::new();
+        for k in self.data.scan_prefix(keys::order_jobs_prefix(order)).keys() {
+            let k = k?;
+            let Some(id) = keys::id_at_end(&k) else {
+                continue;
+            };
+            if let Some(job) = self.job(id.0)? {
+                records.push(JobRecord {
+                    state: self.job_state(job.id)?,
+                    done: self.job_done(job.id)?,
+                    job,
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    /// Replaces an active job's state; `false` when the job is not active
+    /// (an operator dropped it meanwhile).
+    pub fn update_job(&self, id: u64, state: &JobState) -> Result<bool, StoreError> {
+        let _writer = lock(&self.writer);
+        let key = keys::job_state(id);
+        if self.data.get(&key)?.is_none() {
+            return Ok(false);
+        }
+        self.data.insert(key, encode(state))?;
+        self.wrote();
+        drop(_writer);
+        self.announce(&[id]);
+        Ok(true)
+    }
+
+    /// Ends an active job and creates the jobs it hands on (a webhook
+    /// event's deliveries) in one write; `false` when the job was not active.
+    pub fn finish_job(&self, id: u64, done: &JobDone, spawn: &[Job]) -> Result<bool, StoreError> {
+        let writer = lock(&self.writer);
+        let key = keys::job_state(id);
+        if self.data.get(&key)?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = sled::Batch::default();
+        batch.remove(key);
+        batch.insert(keys::job_done(id), encode(done));
+        for job in spawn {
+            insert_job(&mut batch, job);
+        }
+        self.data.apply_batch(batch)?;
+        self.wrote();
+        drop(writer);
+        let mut ids = vec![id];
+        ids.extend(spawn.iter().map(|j| j.id));
+        self.announce(&ids);
+        Ok(true)
+    }
+}
+
+/// A job with where it stands.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobRecord {
+    pub job: Job,
+    /// Set while the job is active.
+    pub state: Option<JobState>,
+    /// Set once it finished.
+    pub done: Option<JobDone>,
+}
+
+fn insert_job(batch: &mut sled::Batch, job: &Job) {
+    batch.insert(keys::job(job.id), encode(job));
+    batch.insert(keys::job_state(job.id), encode(&JobState::new(job.created)));
+    batch.insert(keys::order_job(job.order, job.id), Vec::new());
+}
+
+impl crate::plugins::sandbox::PluginStateStore for Store {
+    fn get(&self, channel: &str, key: &str) -> Option<Vec<u8>> {
+        match self.data.get(keys::plugin_state(channel, key)) {
+            Ok(v) => v.map(|v| v.to_vec()),
+            Err(e) => {
+                tracing::error!(channel, key, error = %e, "reading plugin state");
+                None
+            }
+        }
+    }
+
+    fn set(&self, channel: &str, key: &str, value: Vec<u8>) -> Result<(), String> {
+        let _writer = lock(&self.writer);
+        let full = keys::plugin_state(channel, key);
+        let exists = self
+            .data
+            .contains_key(&full)
+            .map_err(|e| format!("store: {e}"))?;
+        let count = self
+            .data
+            .scan_prefix(keys::plugin_state_prefix(channel))
+            .count();
+        crate::plugins::sandbox::check_state_limits(key, &value, count, exists)?;
+        self.data
+            .insert(full, value)
+            .map_err(|e| format!("store: {e}"))?;
+        self.wrote();
+        Ok(())
+    }
+
+    fn remove(&self, channel: &str, key: &str) {
+        if let Err(e) = self.data.remove(keys::plugin_state(channel, key)) {
+            tracing::error!(channel, key, error = %e, "removing plugin state");
+        }
+        self.wrote();
     }
 }
 
@@ -723,6 +933,8 @@ fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committ
     }
     for job in &write.jobs {
         w.insert(keys::job(job.id), encode(job));
+        w.insert(keys::job_state(job.id), encode(&JobState::new(job.created)));
+        w.insert(keys::order_job(job.order, job.id), Vec::new());
     }
     if let Some((id, applied)) = &write.event {
         let mut applied = applied.clone();

@@ -38,6 +38,8 @@ async fn main() -> anyhow::Result<()> {
         grants: Vec::new(),
         invoice_numbering: true,
         requires_approval: false,
+        concurrency: None,
+        rate_per_second: None,
     })?;
     rulesets::install(&engine, "card")?;
     println!("started");

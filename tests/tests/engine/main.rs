@@ -90,6 +90,8 @@ impl Fixture {
             grants: Vec::new(),
             invoice_numbering: true,
             requires_approval: false,
+            concurrency: None,
+            rate_per_second: None,
         };
         edit(&mut channel);
         self.engine
@@ -101,6 +103,19 @@ impl Fixture {
         for set in sets {
             rulesets::install(&self.engine, set).expect("the shipped rule set installs");
         }
+    }
+
+    /// Saves a plain email template named `name`.
+    pub fn email_template(&self, name: &str) {
+        self.engine
+            .save_template(&statusport::domain::notify::Template {
+                name: name.into(),
+                kind: statusport::domain::notify::TemplateKind::Email,
+                subject: Some("Order {{ order.number }}".into()),
+                text: "Your order is {{ status.label }}.".into(),
+                html: None,
+            })
+            .expect("the template saves");
     }
 
     pub fn pass_days(&self, days: i64) {

@@ -115,7 +115,7 @@ to = "order:cancelled"
 #[tokio::test]
 async fn a_rule_naming_a_missing_template_is_refused_with_the_known_ones() {
     let f = Fixture::with_channels();
-    f.engine.add_template("shipped").unwrap();
+    f.email_template("shipped");
     let err = f
         .engine
         .import_rules(
@@ -130,7 +130,9 @@ then = { email = "shiped" }
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("template \"shiped\" does not exist (known: shipped)"),
+        err.contains(
+            "then.email: template \"shiped\" does not exist (known email templates: shipped)"
+        ),
         "{err}"
     );
 }
@@ -242,6 +244,8 @@ async fn a_channel_missing_required_config_is_refused_naming_the_fields() {
         grants: Vec::new(),
         invoice_numbering: true,
         requires_approval: false,
+        concurrency: None,
+        rate_per_second: None,
     };
     let err = f.engine.save_channel(&channel).unwrap_err().to_string();
     assert!(

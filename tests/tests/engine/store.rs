@@ -135,9 +135,36 @@ async fn a_store_from_a_newer_version_is_refused() {
     }
     let err = Store::open(dir.path()).err().expect("refused").to_string();
     assert!(
-        err.contains("store version 99; this build reads up to 1"),
+        err.contains(&format!(
+            "store version 99; this build reads up to {}",
+            statusport::store::STORE_VERSION
+        )),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_version_1_store_is_migrated_and_its_template_names_become_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let data = db.open_tree("data").unwrap();
+        data.insert("meta/version", &1u32.to_be_bytes()).unwrap();
+        data.insert("t/shipped", br#""shipped""#.to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.version().unwrap(), statusport::store::STORE_VERSION);
+    let templates: Vec<statusport::domain::notify::Template> =
+        store.records(statusport::store::keys::TEMPLATE).unwrap();
+    assert_eq!(templates.len(), 1);
+    assert_eq!(templates[0].name, "shipped");
+    assert_eq!(
+        templates[0].kind,
+        statusport::domain::notify::TemplateKind::Email
+    );
+    // The migrated template renders.
+    statusport::notify::check_template(&templates[0], &[]).unwrap();
 }
 
 #[tokio::test]

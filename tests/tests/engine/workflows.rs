@@ -315,7 +315,7 @@ async fn a_move_to_the_current_status_is_a_no_op() {
 #[tokio::test]
 async fn a_status_from_the_platform_is_never_pushed_back_to_it() {
     let f = Fixture::with_channels();
-    f.engine.add_template("status-mail").unwrap();
+    f.email_template("status-mail");
     f.engine
         .import_rules(
             r#"
@@ -375,7 +375,7 @@ then = { push_status = true, email = "status-mail" }
 #[tokio::test]
 async fn a_rule_limited_to_a_source_fires_only_for_it() {
     let f = Fixture::with_channels();
-    f.engine.add_template("hello").unwrap();
+    f.email_template("hello");
     f.engine
         .import_rules(
             r#"
@@ -417,7 +417,7 @@ then = { email = "hello" }
 #[tokio::test]
 async fn a_once_per_order_rule_fires_once() {
     let f = Fixture::with_channels();
-    f.engine.add_template("welcome").unwrap();
+    f.email_template("welcome");
     f.engine
         .import_rules(
             r#"

@@ -1,0 +1,154 @@
+//! Where an outbox job stands: waiting or failed (active), or finished
+//! (delivered or dropped), with every attempt and the platform's receipt.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The most attempts kept with a job; older ones are summarised by the count.
+pub const KEPT_ATTEMPTS: usize = 10;
+/// The longest detail kept of one attempt (a response body, an error).
+pub const DETAIL_MAX: usize = 1024;
+
+/// An active job: waiting for its turn, or failed and waiting for an
+/// operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    pub status: JobStatus,
+    /// Attempts made so far, all of them.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub due: Timestamp,
+    /// The latest attempts, oldest first.
+    pub history: Vec<Attempt>,
+    /// Why the job stopped, when it is failed.
+    pub failure: Option<Failure>,
+}
+
+impl JobState {
+    pub fn new(due: Timestamp) -> JobState {
+        JobState {
+            status: JobStatus::Pending,
+            attempts: 0,
+            due,
+            history: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// Records an attempt, keeping the latest [`KEPT_ATTEMPTS`].
+    pub fn record(&mut self, attempt: Attempt) {
+        self.attempts = self.attempts.saturating_add(1);
+        self.history.push(attempt);
+        if self.history.len() > KEPT_ATTEMPTS {
+            let extra = self.history.len() - KEPT_ATTEMPTS;
+            self.history.drain(..extra);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    Failed,
+}
+
+/// One try at a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: Timestamp,
+    pub took_ms: u64,
+    pub ok: bool,
+    /// What came back: the receipt's summary, the platform's message, an
+    /// HTTP status and body (cut to [`DETAIL_MAX`] bytes).
+    pub detail: String,
+}
+
+impl Attempt {
+    pub fn new(at: Timestamp, took_ms: u64, ok: bool, detail: &str) -> Attempt {
+        Attempt {
+            at,
+            took_ms,
+            ok,
+            detail: truncate(detail, DETAIL_MAX),
+        }
+    }
+}
+
+/// Why a job stopped for good.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The platform or recipient refused the request.
+    Rejected,
+    /// The credentials were refused.
+    Auth,
+    /// The channel's or the host's settings are missing or wrong.
+    Config,
+    /// The platform cannot do this at all.
+    Unsupported,
+    /// Transient failures went on past the attempt limit.
+    GaveUp,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Rejected => "rejected",
+            FailureKind::Auth => "auth",
+            FailureKind::Config => "config",
+            FailureKind::Unsupported => "unsupported",
+            FailureKind::GaveUp => "gave_up",
+        }
+    }
+}
+
+/// What the platform (or the mail relay, the SMS gateway, the webhook
+/// endpoint) answered when it accepted a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The platform's id of what it created or changed, when it gave one;
+    /// the Message-ID of a mail.
+    pub reference: Option<String>,
+    pub summary: String,
+}
+
+/// A finished job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDone {
+    pub at: Timestamp,
+    pub attempts: u32,
+    pub history: Vec<Attempt>,
+    pub outcome: JobOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum JobOutcome {
+    /// Delivered; the receipt is the platform's acknowledgement, kept apart
+    /// from the order's own status.
+    Delivered { receipt: Receipt },
+    /// Dropped by an operator without being delivered.
+    Dropped {
+        by: String,
+        failure: Option<Failure>,
+    },
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
