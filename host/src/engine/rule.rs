@@ -1,7 +1,7 @@
 //! Rules: the model, their TOML form, their validation against the plugins
 //! of the channels they apply to, and the evaluation of their conditions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
