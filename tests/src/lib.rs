@@ -4,6 +4,7 @@
 //! transitions — and that record what they received.
 
 pub mod fake;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::sync::Arc;

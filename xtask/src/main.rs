@@ -6,7 +6,8 @@
 //! - `demo`: builds the plugins and the host, then shows what the host
 //!   makes of each bundled plugin (`statusport plugin list` and
 //!   `statusport plugin check`).
-//! - `test`: builds the plugins once, then runs every test.
+//! - `test`: builds the plugins once, installs the test SMTP server
+//!   (aiosmtpd, with pip) when missing, then runs every test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,7 +143,24 @@ fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, to).with_context(|| format!("cannot write {}", to.display()))
 }
 
+/// The outbox tests mail through a real SMTP server: aiosmtpd, from PyPI.
+fn ensure_smtp_server() -> anyhow::Result<()> {
+    let present = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .context("python3 is needed for the test SMTP server; install Python 3")?
+        .success();
+    if present {
+        return Ok(());
+    }
+    eprintln!("installing aiosmtpd (the test SMTP server) with pip");
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "install", "--quiet", "aiosmtpd"]);
+    run(pip)
+}
+
 fn test(root: &Path) -> anyhow::Result<()> {
+    ensure_smtp_server()?;
     // The CLI tests run the `statusport` binary, which `cargo test` builds
     // only for the host crate's own tests.
     let mut build = cargo();

@@ -22,7 +22,7 @@ use crate::domain::event::{
     AppliedEvent, Change, Event, EventKind, HistoryEntry, Job, JobKind, Stock, Trigger,
 };
 use crate::domain::money::Money;
-use crate::domain::notify::{Template, TemplateKind};
+use crate::domain::notify::{Template, TemplateKind, WebhookEndpoint};
 use crate::domain::order::{
     Actor, Approval, Channel, Line, Order, OrderId, ShipmentRecord, Source, StatusValue,
 };
@@ -342,6 +342,34 @@ impl Engine {
         if !self.store.remove_record(keys::TEMPLATE, name)? {
             return Err(EngineError::Invalid(format!(
                 "template \"{name}\" does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Saves (creates or replaces) a webhook endpoint after checking it.
+    pub fn save_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), EngineError> {
+        crate::notify::webhook::check_endpoint(endpoint).map_err(|problems| {
+            EngineError::Invalid(format!(
+                "webhook {} is invalid:\n  - {}",
+                endpoint.id,
+                problems.join("\n  - ")
+            ))
+        })?;
+        Ok(self
+            .store
+            .put_record(keys::WEBHOOK, &endpoint.id, endpoint)?)
+    }
+
+    pub fn webhooks(&self) -> Result<Vec<WebhookEndpoint>, EngineError> {
+        Ok(self.store.records(keys::WEBHOOK)?)
+    }
+
+    /// Removes an endpoint; deliveries not made yet fail, naming it.
+    pub fn delete_webhook(&self, id: &str) -> Result<(), EngineError> {
+        if !self.store.remove_record(keys::WEBHOOK, id)? {
+            return Err(EngineError::Invalid(format!(
+                "webhook \"{id}\" does not exist"
             )));
         }
         Ok(())
@@ -1256,6 +1284,24 @@ impl Engine {
                     .push((line.article.clone(), -i64::from(line.quantity)));
             }
         }
+        // Shipments before the status push: a platform job runs after the
+        // jobs of its order created before it, and a "shipped" status must
+        // not reach the platform ahead of its tracking numbers.
+        if rule.then.upload_shipments {
+            for s in run
+                .order
+                .shipments
+                .iter()
+                .filter(|s| s.done && s.has_tracking())
+            {
+                run.planned.push((
+                    rule.id.clone(),
+                    JobKind::UploadShipment {
+                        shipment_id: s.id.clone(),
+                    },
+                ));
+            }
+        }
         if rule.then.push_status {
             let dimension = rule.to.as_ref().map_or(Dimension::Order, |t| t.dimension);
             if let Some(status) = run.order.statuses.get(&dimension).cloned() {
@@ -1280,21 +1326,6 @@ impl Engine {
                         },
                     ));
                 }
-            }
-        }
-        if rule.then.upload_shipments {
-            for s in run
-                .order
-                .shipments
-                .iter()
-                .filter(|s| s.done && s.has_tracking())
-            {
-                run.planned.push((
-                    rule.id.clone(),
-                    JobKind::UploadShipment {
-                        shipment_id: s.id.clone(),
-                    },
-                ));
             }
         }
         if let Some(template) = &rule.then.email {

@@ -84,7 +84,8 @@ pub(super) async fn attempt(shared: &Arc<Shared>, id: u64) {
                 });
             } else {
                 let wait = match retry_after_ms {
-                    Some(ms) => Duration::from_millis(ms.min(shared.config.backoff_max_ms)),
+                    // The platform's wish, up to an hour.
+                    Some(ms) => Duration::from_millis(ms.min(3_600_000)),
                     None => shared.config.backoff(state.attempts),
                 };
                 tracing::info!(job = id, kind = job.kind.name(), order = %job.order, "attempt {} failed, next in {wait:?}: {message}", state.attempts);

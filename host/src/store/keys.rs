@@ -41,6 +41,8 @@ pub const ORDER_JOBS: &[u8] = b"oj/";
 /// Plugin state per channel: channel, key → value.
 pub const PLUGIN_STATE: &[u8] = b"ps/";
 pub const WEBHOOK: &[u8] = b"wh/";
+/// Webhook endpoint → its deliveries (jobs).
+pub const WEBHOOK_DELIVERY: &[u8] = b"wd/";
 
 /// `space` + parts joined by NUL.
 pub fn key(space: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -88,6 +90,16 @@ pub fn order_job(order: OrderId, job: u64) -> Vec<u8> {
 
 pub fn order_jobs_prefix(order: OrderId) -> Vec<u8> {
     key(ORDER_JOBS, &[&order.0.to_be_bytes()])
+}
+
+pub fn webhook_delivery(endpoint: &str, job: u64) -> Vec<u8> {
+    key(WEBHOOK_DELIVERY, &[endpoint.as_bytes(), &job.to_be_bytes()])
+}
+
+pub fn webhook_deliveries_prefix(endpoint: &str) -> Vec<u8> {
+    let mut k = key(WEBHOOK_DELIVERY, &[endpoint.as_bytes()]);
+    k.push(0);
+    k
 }
 
 pub fn plugin_state(channel: &str, name: &str) -> Vec<u8> {

@@ -747,6 +747,36 @@ impl Store {
         Ok(records)
     }
 
+    /// The deliveries to one webhook endpoint, newest first, each with its
+    /// attempts and the endpoint's responses.
+    pub fn webhook_deliveries(
+        &self,
+        endpoint: &str,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut records = Vec::new();
+        for k in self
+            .data
+            .scan_prefix(keys::webhook_deliveries_prefix(endpoint))
+            .keys()
+            .rev()
+            .take(limit)
+        {
+            let k = k?;
+            let Some(id) = keys::id_at_end(&k) else {
+                continue;
+            };
+            if let Some(job) = self.job(id.0)? {
+                records.push(JobRecord {
+                    state: self.job_state(job.id)?,
+                    done: self.job_done(job.id)?,
+                    job,
+                });
+            }
+        }
+        Ok(records)
+    }
+
     /// Replaces an active job's state; `false` when the job is not active
     /// (an operator dropped it meanwhile).
     pub fn update_job(&self, id: u64, state: &JobState) -> Result<bool, StoreError> {
@@ -800,6 +830,9 @@ fn insert_job(batch: &mut sled::Batch, job: &Job) {
     batch.insert(keys::job(job.id), encode(job));
     batch.insert(keys::job_state(job.id), encode(&JobState::new(job.created)));
     batch.insert(keys::order_job(job.order, job.id), Vec::new());
+    if let crate::domain::event::JobKind::WebhookDelivery { endpoint, .. } = &job.kind {
+        batch.insert(keys::webhook_delivery(endpoint, job.id), Vec::new());
+    }
 }
 
 impl crate::plugins::sandbox::PluginStateStore for Store {
