@@ -37,6 +37,52 @@ enum Command {
     /// Platform plugins: check one, list a directory.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Outbox jobs in a data directory: list the failed ones, show one,
+    /// retry or drop it. Works on a stopped host (the store is opened
+    /// directly).
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum JobCommand {
+    /// Lists the failed jobs, oldest first, with why each failed.
+    Failed(DataArgs),
+    /// Shows one job: what it does, its attempts and how it ended.
+    Show(JobArgs),
+    /// Puts a failed job back in the queue, due now.
+    Retry(JobArgs),
+    /// Ends a failed job without delivering it.
+    Drop(DropArgs),
+}
+
+#[derive(Args, Debug)]
+struct DataArgs {
+    /// The host's data directory.
+    #[arg(long, env = "STATUSPORT_DATA_DIR", default_value = "statusport-data")]
+    data_dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct JobArgs {
+    /// The job's id.
+    id: u64,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug)]
+struct DropArgs {
+    /// The job's id.
+    id: u64,
+    /// Who drops it, for the record.
+    #[arg(long, env = "USER", default_value = "operator")]
+    by: String,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +171,158 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugin(PluginCommand::Check(args)) => check(args).await,
         Command::Plugin(PluginCommand::List(args)) => list(args).await,
+        Command::Job(command) => job(command),
+    }
+}
+
+fn open_store(data: &DataArgs) -> anyhow::Result<statusport::store::Store> {
+    let dir = data.data_dir.join("store");
+    if !dir.is_dir() {
+        bail!(
+            "{} holds no store; give the host's data directory with --data-dir",
+            data.data_dir.display()
+        );
+    }
+    statusport::store::Store::open(&dir).with_context(|| {
+        format!(
+            "cannot open the store in {} (a running host holds it: stop it first)",
+            dir.display()
+        )
+    })
+}
+
+fn job(command: JobCommand) -> anyhow::Result<ExitCode> {
+    use statusport::domain::job::JobOutcome;
+    use statusport::outbox;
+    match command {
+        JobCommand::Failed(data) => {
+            let store = open_store(&data)?;
+            let failed = store.failed_jobs()?;
+            if data.json {
+                let list: Vec<_> = failed
+                    .iter()
+                    .map(|(job, state)| serde_json::json!({ "job": job, "state": state }))
+                    .collect();
+                out!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if failed.is_empty() {
+                out!("no failed jobs");
+                return Ok(ExitCode::SUCCESS);
+            }
+            out!(
+                "{:<10} {:<8} {:<10} {:<17} {:<12} {:>8}  why",
+                "job",
+                "order",
+                "channel",
+                "kind",
+                "failure",
+                "attempts"
+            );
+            for (job, state) in failed {
+                let failure = state.failure.unwrap_or(statusport::domain::job::Failure {
+                    kind: statusport::domain::job::FailureKind::GaveUp,
+                    message: String::new(),
+                });
+                out!(
+                    "{:<10} {:<8} {:<10} {:<17} {:<12} {:>8}  {}",
+                    job.id,
+                    job.order.to_string(),
+                    job.channel.to_string(),
+                    job.kind.name(),
+                    failure.kind.as_str(),
+                    state.attempts,
+                    failure.message
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Show(args) => {
+            let store = open_store(&args.data)?;
+            let Some(job) = store.job(args.id)? else {
+                bail!("job {} does not exist", args.id);
+            };
+            let state = store.job_state(job.id)?;
+            let done = store.job_done(job.id)?;
+            if args.data.json {
+                out!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "job": job, "state": state, "done": done })
+                    )?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            out!(
+                "job {} — {} for order {} on channel {}",
+                job.id,
+                job.kind.name(),
+                job.order,
+                job.channel
+            );
+            out!("  key       {}", job.idempotency_key);
+            out!(
+                "  event     {}{}",
+                job.event,
+                job.rule
+                    .as_deref()
+                    .map(|r| format!(" (rule {r})"))
+                    .unwrap_or_default()
+            );
+            out!("  created   {}", job.created);
+            let history = match (&state, &done) {
+                (Some(state), _) => {
+                    match &state.failure {
+                        Some(f) => out!("  status    failed ({}): {}", f.kind.as_str(), f.message),
+                        None => out!("  status    waiting, next attempt at {}", state.due),
+                    }
+                    state.history.clone()
+                }
+                (None, Some(done)) => {
+                    match &done.outcome {
+                        JobOutcome::Delivered { receipt } => out!(
+                            "  status    delivered at {}: {}{}",
+                            done.at,
+                            receipt.summary,
+                            receipt
+                                .reference
+                                .as_deref()
+                                .map(|r| format!(" [{r}]"))
+                                .unwrap_or_default()
+                        ),
+                        JobOutcome::Dropped { by, .. } => {
+                            out!("  status    dropped by {by} at {}", done.at)
+                        }
+                    }
+                    done.history.clone()
+                }
+                (None, None) => Vec::new(),
+            };
+            for attempt in history {
+                out!(
+                    "  attempt   {} {:>6} ms {} {}",
+                    attempt.at,
+                    attempt.took_ms,
+                    if attempt.ok { "ok    " } else { "failed" },
+                    attempt.detail
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Retry(args) => {
+            let store = open_store(&args.data)?;
+            outbox::retry(&store, args.id)?;
+            store.flush_blocking()?;
+            out!("job {} will run again at the host's next start", args.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Drop(args) => {
+            let store = open_store(&args.data)?;
+            outbox::drop_job(&store, args.id, &args.by)?;
+            store.flush_blocking()?;
+            out!("job {} dropped by {}", args.id, args.by);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

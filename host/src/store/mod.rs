@@ -256,6 +256,12 @@ impl Store {
         Ok(())
     }
 
+    /// Puts everything written on disk now, outside an async context.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn wrote(&self) {
         self.writes.fetch_add(1, Ordering::SeqCst);
     }

@@ -46,12 +46,9 @@ async fn main() -> anyhow::Result<()> {
     let plugins = data.join("plugins");
     std::fs::create_dir_all(&plugins)?;
     std::fs::copy(plugin_path("woocommerce"), plugins.join("woocommerce.wasm"))?;
-    let registry = Registry::open(
-        runtime(test_limits(), Some(data.join("cache"))),
-        &plugins,
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    let registry = Registry::open(runtime(test_limits(), Some(data.join("cache"))), &plugins)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let store = Arc::new(Store::open(&data.join("store"))?);
     let engine = Arc::new(Engine::new(store.clone(), registry.clone())?);
     engine.save_channel(&Channel {
@@ -100,7 +97,9 @@ async fn main() -> anyhow::Result<()> {
             plugins: Some(registry.clone()),
             mailer: Some(Arc::new(mailer)),
             sms: None,
-            webhooks: Arc::new(WebhookSender::new(Duration::from_secs(5)).map_err(anyhow::Error::msg)?),
+            webhooks: Arc::new(
+                WebhookSender::new(Duration::from_secs(5)).map_err(anyhow::Error::msg)?,
+            ),
         },
         OutboxConfig {
             backoff_base_ms: 50,

@@ -27,7 +27,12 @@ fn next(seed: &mut u64) -> u64 {
 }
 
 /// Runs the worker; kills it `after` it started, or lets it finish.
-fn run_worker(dir: &std::path::Path, shop: &str, smtp: u16, after: Option<Duration>) -> Vec<String> {
+fn run_worker(
+    dir: &std::path::Path,
+    shop: &str,
+    smtp: u16,
+    after: Option<Duration>,
+) -> Vec<String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_outbox-crash-worker"))
         .arg(dir)
         .arg(shop)
@@ -117,7 +122,12 @@ async fn a_killed_host_delivers_every_job_once_in_effect() {
         let state = shop.state();
         for id in &ids {
             let order = &state.orders[id];
-            assert_eq!(order.trackings.len(), 1, "order {id}: {:?}", order.trackings);
+            assert_eq!(
+                order.trackings.len(),
+                1,
+                "order {id}: {:?}",
+                order.trackings
+            );
             assert_eq!(order.status, "completed", "order {id}");
         }
     }
@@ -128,7 +138,10 @@ async fn a_killed_host_delivers_every_job_once_in_effect() {
     assert_eq!(jobs.len() as u64, 3 * ORDERS);
     for job in &jobs {
         let done = store.job_done(job.id).unwrap().expect("ended");
-        assert!(matches!(done.outcome, JobOutcome::Delivered { .. }), "{job:?}: {done:?}");
+        assert!(
+            matches!(done.outcome, JobOutcome::Delivered { .. }),
+            "{job:?}: {done:?}"
+        );
     }
     // Every mail arrived; a mail sent again after a crash carries the same
     // Message-ID, so no order got two different mails.

@@ -2,6 +2,7 @@
 //! through the real plugins against fake platforms, a real SMTP server, an
 //! SMS gateway and webhook receivers on loopback.
 
+mod cli;
 mod crash;
 mod delivery;
 mod notify;
@@ -72,7 +73,7 @@ pub struct Host {
 impl Host {
     pub async fn new(orders: &[&str]) -> Host {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("data")).unwrap());
+        let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
         let registry = registry(dir.path()).await;
         let engine = Arc::new(Engine::new(store.clone(), registry.clone()).unwrap());
         let shop = serve(WooCommerce::new(orders)).await;
