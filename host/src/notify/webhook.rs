@@ -123,3 +123,35 @@ impl WebhookSender {
         super::sms::classify(&format!("webhook {}", endpoint.id), response).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value Python's `hmac.new(secret, b"1795431900." + body,
+    /// hashlib.sha256).hexdigest()` gives: what a receiver following the
+    /// README computes.
+    #[test]
+    fn the_signature_matches_an_independent_hmac_sha256() {
+        let header = sign("whsec_0123456789abcdef", 1_795_431_900, r#"{"id":"evt"}"#);
+        assert_eq!(
+            header,
+            "t=1795431900,v1=b540e66079d795459fab21cee8c2c5c48dd8a4aacf849c6d82e9a4cc4831fc91"
+        );
+        assert!(verify(
+            "whsec_0123456789abcdef",
+            &header,
+            r#"{"id":"evt"}"#,
+            1_795_431_950,
+            300
+        ));
+        // Too old.
+        assert!(!verify(
+            "whsec_0123456789abcdef",
+            &header,
+            r#"{"id":"evt"}"#,
+            1_795_432_900,
+            300
+        ));
+    }
+}
