@@ -9,22 +9,20 @@
 //! `cargo bench -p statusport-tests --bench outbox` (plugins built first:
 //! `cargo xtask plugins`). `BENCH_UPLOADS` sets the count (default 5,000).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statusport::domain::event::{Event, EventKind};
+use statusport::domain::event::Event;
 use statusport::domain::job::JobOutcome;
-use statusport::domain::money::Money;
-use statusport::domain::order::{Actor, Channel, Customer, Line, OrderId};
-use statusport::domain::shipment::Package;
-use statusport::engine::{Engine, NewOrder};
+use statusport::domain::order::{Actor, Customer, OrderId};
+use statusport::engine::Engine;
 use statusport::notify::webhook::WebhookSender;
 use statusport::outbox::{Outbox, OutboxConfig, Services};
 use statusport::plugins::registry::Registry;
 use statusport::store::Store;
 use statusport_tests::fake::serve;
 use statusport_tests::fake::woocommerce::WooCommerce;
+use statusport_tests::shop::{dhl_shipment, teapot_order, woo_channel};
 use statusport_tests::{plugin_path, runtime};
 
 #[global_allocator]
@@ -62,21 +60,7 @@ async fn run(count: u64) {
     let store = Arc::new(Store::open(&dir.path().join("store")).expect("the store opens"));
     let engine = Arc::new(Engine::new(store.clone(), registry.clone()).expect("the engine"));
     engine
-        .save_channel(&Channel {
-            id: "woo".try_into().unwrap(),
-            name: "Shop".into(),
-            plugin: "woocommerce".into(),
-            base_url: Some(shop.url.clone()),
-            config: [("consumer-key", "ck_test"), ("consumer-secret", "cs_test")]
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            grants: Vec::new(),
-            invoice_numbering: true,
-            requires_approval: false,
-            concurrency: Some(IN_FLIGHT as u32),
-            rate_per_second: None,
-        })
+        .save_channel(&woo_channel(&shop.url, Some(IN_FLIGHT as u32)))
         .unwrap();
     store
         .put_customer(&Customer {
@@ -181,28 +165,7 @@ then = { upload_shipments = true }
 
 async fn order(engine: &Engine, i: u64) -> OrderId {
     engine
-        .create_order(
-            NewOrder {
-                channel: "woo".into(),
-                platform_order_id: i.to_string(),
-                customer: "c-1".into(),
-                lines: vec![Line {
-                    line_id: "1".into(),
-                    article: "A-1".into(),
-                    name: "Teapot".into(),
-                    quantity: 1,
-                    delivered: 0,
-                    unit_price: "9.90 EUR".parse::<Money>().unwrap(),
-                }],
-                currency: "EUR".into(),
-                shipping: None,
-                payment_method: "card".into(),
-                expected_delivery: None,
-                statuses: BTreeMap::new(),
-            },
-            Actor::System,
-            true,
-        )
+        .create_order(teapot_order("woo", &i.to_string()), Actor::System, true)
         .await
         .unwrap()
         .0
@@ -216,16 +179,7 @@ async fn ship(engine: &Engine, order: OrderId, i: usize) -> u64 {
             id: format!("ship-{i}"),
             order,
             actor: Actor::System,
-            kind: EventKind::ShipmentAdded {
-                shipment_id: format!("s-{i}"),
-                packages: vec![Package {
-                    carrier: "dhl".into(),
-                    tracking_number: format!("T{i:08}"),
-                    tracking_url: None,
-                    lines: Vec::new(),
-                }],
-                done: true,
-            },
+            kind: dhl_shipment(&format!("T{i:08}")),
         })
         .await
         .unwrap();

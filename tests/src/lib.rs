@@ -3,7 +3,9 @@
 //! APIs closely enough to catch wrong paths, methods, bodies, auth and
 //! transitions — and that record what they received.
 
+pub mod crash;
 pub mod fake;
+pub mod shop;
 pub mod smtp;
 
 use std::path::PathBuf;

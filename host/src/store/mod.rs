@@ -736,21 +736,7 @@ impl Store {
 
     /// An order's jobs, oldest first, each with its state or its end.
     pub fn jobs_of_order(&self, order: OrderId) -> Result<Vec<JobRecord>, StoreError> {
-        let mut records = Vec::new();
-        for k in self.data.scan_prefix(keys::order_jobs_prefix(order)).keys() {
-            let k = k?;
-            let Some(id) = keys::id_at_end(&k) else {
-                continue;
-            };
-            if let Some(job) = self.job(id.0)? {
-                records.push(JobRecord {
-                    state: self.job_state(job.id)?,
-                    done: self.job_done(job.id)?,
-                    job,
-                });
-            }
-        }
-        Ok(records)
+        self.job_records(self.data.scan_prefix(keys::order_jobs_prefix(order)).keys())
     }
 
     /// The deliveries to one webhook endpoint, newest first, each with its
@@ -760,16 +746,23 @@ impl Store {
         endpoint: &str,
         limit: usize,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        self.job_records(
+            self.data
+                .scan_prefix(keys::webhook_deliveries_prefix(endpoint))
+                .keys()
+                .rev()
+                .take(limit),
+        )
+    }
+
+    /// The jobs named by index keys ending in a job id.
+    fn job_records(
+        &self,
+        index: impl Iterator<Item = sled::Result<sled::IVec>>,
+    ) -> Result<Vec<JobRecord>, StoreError> {
         let mut records = Vec::new();
-        for k in self
-            .data
-            .scan_prefix(keys::webhook_deliveries_prefix(endpoint))
-            .keys()
-            .rev()
-            .take(limit)
-        {
-            let k = k?;
-            let Some(id) = keys::id_at_end(&k) else {
+        for k in index {
+            let Some(id) = keys::id_at_end(&k?) else {
                 continue;
             };
             if let Some(job) = self.job(id.0)? {

@@ -8,32 +8,20 @@
 //!
 //! Usage: outbox-crash-worker <data-dir> <shop-url> <smtp-port> <orders>
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use statusport::domain::event::{Event, EventKind};
-use statusport::domain::money::Money;
-use statusport::domain::order::{Actor, Channel, Customer, Line};
-use statusport::domain::shipment::Package;
-use statusport::engine::{Engine, NewOrder, rulesets};
+use statusport::domain::event::Event;
+use statusport::domain::order::{Actor, Customer};
+use statusport::engine::{Engine, rulesets};
 use statusport::notify::mail::{MailConfig, Mailer, Security, SmtpConfig};
 use statusport::notify::webhook::WebhookSender;
 use statusport::outbox::{Outbox, OutboxConfig, Services};
 use statusport::plugins::registry::Registry;
 use statusport::store::Store;
+use statusport_tests::shop::{SHIP_RULE, dhl_shipment, teapot_order, woo_channel};
 use statusport_tests::{plugin_path, runtime, test_limits};
-
-const RULE: &str = r#"
-[[rule]]
-id = "ship"
-channels = ["woo"]
-on = ["shipment_done"]
-when = { tracked_shipment_done = true }
-to = "order:completed"
-then = { upload_shipments = true, push_status = true, email = "shipped" }
-"#;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -51,21 +39,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     let store = Arc::new(Store::open(&data.join("store"))?);
     let engine = Arc::new(Engine::new(store.clone(), registry.clone())?);
-    engine.save_channel(&Channel {
-        id: "woo".try_into().map_err(anyhow::Error::msg)?,
-        name: "Teapot Shop".into(),
-        plugin: "woocommerce".into(),
-        base_url: Some(shop.clone()),
-        config: [("consumer-key", "ck_test"), ("consumer-secret", "cs_test")]
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        grants: Vec::new(),
-        invoice_numbering: true,
-        requires_approval: false,
-        concurrency: None,
-        rate_per_second: None,
-    })?;
+    engine.save_channel(&woo_channel(shop, None))?;
     store.put_customer(&Customer {
         id: "c-1".into(),
         name: "Ada Lovelace".into(),
@@ -73,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         phone: None,
     })?;
     rulesets::install_templates(&engine)?;
-    engine.import_rules(RULE)?;
+    engine.import_rules(SHIP_RULE)?;
     let mailer = Mailer::new(
         &MailConfig {
             from: "Teapot Shop <shop@teapots.example>".into(),
@@ -143,44 +117,14 @@ async fn main() -> anyhow::Result<()> {
 
 async fn seed(engine: &Engine, i: u64) -> anyhow::Result<()> {
     let (order, _) = engine
-        .create_order(
-            NewOrder {
-                channel: "woo".into(),
-                platform_order_id: i.to_string(),
-                customer: "c-1".into(),
-                lines: vec![Line {
-                    line_id: "1".into(),
-                    article: "A-100".into(),
-                    name: "Teapot".into(),
-                    quantity: 1,
-                    delivered: 0,
-                    unit_price: "119.00 EUR".parse::<Money>().map_err(anyhow::Error::msg)?,
-                }],
-                currency: "EUR".into(),
-                shipping: None,
-                payment_method: "card".into(),
-                expected_delivery: None,
-                statuses: BTreeMap::new(),
-            },
-            Actor::System,
-            true,
-        )
+        .create_order(teapot_order("woo", &i.to_string()), Actor::System, true)
         .await?;
     engine
         .apply(Event {
             id: format!("ship-{i}"),
             order: order.id,
             actor: Actor::System,
-            kind: EventKind::ShipmentAdded {
-                shipment_id: format!("s-{i}"),
-                packages: vec![Package {
-                    carrier: "dhl".into(),
-                    tracking_number: format!("T{i:08}"),
-                    tracking_url: Some(format!("https://www.dhl.de/track?piececode=T{i:08}")),
-                    lines: Vec::new(),
-                }],
-                done: true,
-            },
+            kind: dhl_shipment(&format!("T{i:08}")),
         })
         .await?;
     Ok(())

@@ -3,87 +3,36 @@
 //! duplicates none and leaves no index pointing at a stale status.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use statusport::domain::event::{Change, JobKind};
 use statusport::domain::platform::Dimension;
 use statusport::store::Store;
+use statusport_tests::crash;
 
 const ORDERS: u64 = 3_000;
 const KILLS: usize = 8;
 
-/// A small deterministic generator, so that a failing seed can be replayed
-/// with `CRASH_SEED`.
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
-/// Runs the worker; kills it `after` the store is open, or lets it finish.
-/// Returns its output lines.
+/// Runs the worker on the store in `dir`; kills it `after` it started, or
+/// lets it finish. Returns its output lines.
 fn run_worker(dir: &std::path::Path, after: Option<Duration>) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_engine-crash-worker"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_engine-crash-worker"));
+    command
         .arg(dir.join("store"))
         .arg(dir.join("cache"))
-        .arg(ORDERS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the worker starts");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        })
-    };
-    if let Some(after) = after {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !lines.lock().unwrap().iter().any(|l| l == "started") {
-            assert!(Instant::now() < deadline, "the worker did not start");
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(after);
-        // `kill` is SIGKILL on Unix: no destructor, no flush.
-        let _ = child.kill();
-        child.wait().expect("the worker is reaped");
-    } else {
-        let status = child.wait().expect("the worker finishes");
-        assert!(status.success(), "the last worker run failed: {status}");
-    }
-    reader.join().expect("the reader ends");
-    Arc::try_unwrap(lines).unwrap().into_inner().unwrap()
+        .arg(ORDERS.to_string());
+    crash::run_worker(command, after)
 }
 
 #[test]
 fn a_killed_process_loses_and_duplicates_no_transition() {
     let dir = tempfile::tempdir().unwrap();
-    let mut seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed: CRASH_SEED={seed}");
+    let mut seed = crash::seed();
     let mut committed = BTreeSet::new();
     let mut killed_in_bulk = false;
     for _ in 0..KILLS {
-        let after = Duration::from_millis(20 + next(&mut seed) % 3_000);
+        let after = Duration::from_millis(20 + crash::next(&mut seed) % 3_000);
         let lines = run_worker(dir.path(), Some(after));
         killed_in_bulk |=
             lines.iter().any(|l| l == "paid") && !lines.iter().any(|l| l == "finished");

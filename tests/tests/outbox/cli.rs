@@ -26,7 +26,7 @@ async fn statusport(args: &[&str]) -> (i32, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_jobs_are_listed_shown_retried_and_dropped_from_the_command_line() {
     let host = Host::new(&["1", "2"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let outbox = host.start(quick(), None, None);
     let mut uploads = Vec::new();
     for (i, id) in ["1", "2"].iter().enumerate() {

@@ -4,12 +4,11 @@
 //! different messages for one event, and nothing is left undelivered.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use statusport::domain::job::JobOutcome;
+use statusport_tests::crash;
 use statusport_tests::fake::serve;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::smtp::SmtpServer;
@@ -19,60 +18,21 @@ use super::*;
 const ORDERS: u64 = 1_000;
 const KILLS: usize = 6;
 
-fn next(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
-/// Runs the worker; kills it `after` it started, or lets it finish.
+/// Runs the worker on `dir`; kills it `after` it started, or lets it
+/// finish. Returns its output lines.
 fn run_worker(
     dir: &std::path::Path,
     shop: &str,
     smtp: u16,
     after: Option<Duration>,
 ) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_outbox-crash-worker"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_outbox-crash-worker"));
+    command
         .arg(dir)
         .arg(shop)
         .arg(smtp.to_string())
-        .arg(ORDERS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the worker starts");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        })
-    };
-    match after {
-        Some(after) => {
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !lines.lock().unwrap().iter().any(|l| l == "started") {
-                assert!(Instant::now() < deadline, "the worker did not start");
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            std::thread::sleep(after);
-            let _ = child.kill();
-            child.wait().expect("the worker is reaped");
-        }
-        None => {
-            let status = child.wait().expect("the worker finishes");
-            assert!(status.success(), "the last worker run failed: {status}");
-        }
-    }
-    reader.join().expect("the reader ends");
-    Arc::try_unwrap(lines).unwrap().into_inner().unwrap()
+        .arg(ORDERS.to_string());
+    crash::run_worker(command, after)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,23 +42,13 @@ async fn a_killed_host_delivers_every_job_once_in_effect() {
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let shop = serve(WooCommerce::new(&id_refs)).await;
     let smtp = SmtpServer::start();
-    let mut seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos() as u64
-                | 1
-        });
-    eprintln!("CRASH_SEED={seed}");
+    let mut seed = crash::seed();
     let data = dir.path().to_path_buf();
     let url = shop.url.clone();
     let port = smtp.port;
     let mut finished = false;
     for _ in 0..KILLS {
-        let after = Duration::from_millis(300 + next(&mut seed) % 2_500);
+        let after = Duration::from_millis(300 + crash::next(&mut seed) % 2_500);
         let (d, u) = (data.clone(), url.clone());
         let lines = tokio::task::spawn_blocking(move || run_worker(&d, &u, port, Some(after)))
             .await

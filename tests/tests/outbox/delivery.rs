@@ -33,7 +33,7 @@ fn request_index(host: &Host, method: &str, tail: &str) -> usize {
 async fn a_done_shipment_reaches_the_platform_once_and_the_customer_once() {
     let smtp = SmtpServer::start();
     let host = Host::new(&["1"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let outbox = host.start(quick(), Some(smtp_mailer(&smtp)), None);
     let order = host.order("woo", "1").await;
     host.ship(order, "00340434161094042557").await;
@@ -98,7 +98,7 @@ async fn a_done_shipment_reaches_the_platform_once_and_the_customer_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_answered_503_three_times_is_made_once_and_the_push_waits_for_it() {
     let host = Host::new(&["1"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     for _ in 0..3 {
         host.shop.inject(
             503,
@@ -140,7 +140,7 @@ async fn an_upload_answered_503_three_times_is_made_once_and_the_push_waits_for_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_fails_the_job_with_the_platforms_message_until_an_operator_acts() {
     let host = Host::new(&["1", "2"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let outbox = host.start(quick(), None, None);
     let first = host.order("woo", "1").await;
     let second = host.order("woo", "2").await;
@@ -222,7 +222,7 @@ async fn a_refusal_fails_the_job_with_the_platforms_message_until_an_operator_ac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trapping_plugins_jobs_retry_while_other_channels_flow() {
     let host = Host::new(&["1", "2", "3"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let outbox = host.start(quick(), None, None);
     let trapped = host.order("trap", "t-1").await;
     host.ship(trapped, "TRAP1").await;
@@ -251,7 +251,7 @@ async fn a_trapping_plugins_jobs_retry_while_other_channels_flow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_from_the_platform_is_honoured() {
     let host = Host::new(&["1"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     host.shop.inject(
         429,
         &[("retry-after", "1")],
@@ -274,7 +274,7 @@ async fn a_retry_after_from_the_platform_is_honoured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_cut_off_by_a_shutdown_run_at_the_next_start_once_in_effect() {
     let host = Host::new(&["1", "2", "3", "4", "5", "6", "7", "8"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let mut orders = Vec::new();
     for id in 1..=8 {
         let order = host.order("woo", &id.to_string()).await;

@@ -7,16 +7,13 @@ mod crash;
 mod delivery;
 mod notify;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use statusport::domain::event::{Event, EventKind, Job};
 use statusport::domain::job::{JobDone, JobState, JobStatus};
-use statusport::domain::money::Money;
-use statusport::domain::order::{Actor, Channel, Customer, Line, OrderId};
-use statusport::domain::shipment::Package;
-use statusport::engine::{Engine, NewOrder};
+use statusport::domain::order::{Actor, Channel, Customer, OrderId};
+use statusport::engine::Engine;
 use statusport::notify::mail::{MailConfig, Mailer, Security, SmtpConfig};
 use statusport::notify::webhook::WebhookSender;
 use statusport::outbox::{Outbox, OutboxConfig, Services};
@@ -24,6 +21,7 @@ use statusport::plugins::registry::Registry;
 use statusport::store::Store;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Server, serve};
+use statusport_tests::shop::{SHIP_RULE, dhl_shipment, teapot_order, woo_channel};
 use statusport_tests::smtp::SmtpServer;
 
 /// Retries in milliseconds, so that tests of backoff take moments.
@@ -84,12 +82,9 @@ impl Host {
             shop,
             dir,
         };
-        host.channel(
-            "woo",
-            "woocommerce",
-            Some(host.shop.url.clone()),
-            &[("consumer-key", "ck_test"), ("consumer-secret", "cs_test")],
-        );
+        host.engine
+            .save_channel(&woo_channel(&host.shop.url, None))
+            .unwrap();
         host.channel("trap", "fault-trap", Some("http://127.0.0.1:9".into()), &[]);
         host.engine
             .store()
@@ -161,24 +156,7 @@ impl Host {
     pub async fn order(&self, channel: &str, platform_id: &str) -> OrderId {
         self.engine
             .create_order(
-                NewOrder {
-                    channel: channel.into(),
-                    platform_order_id: platform_id.into(),
-                    customer: "c-1".into(),
-                    lines: vec![Line {
-                        line_id: "1".into(),
-                        article: "A-100".into(),
-                        name: "Teapot".into(),
-                        quantity: 1,
-                        delivered: 0,
-                        unit_price: "119.00 EUR".parse::<Money>().unwrap(),
-                    }],
-                    currency: "EUR".into(),
-                    shipping: None,
-                    payment_method: "card".into(),
-                    expected_delivery: None,
-                    statuses: BTreeMap::new(),
-                },
+                teapot_order(channel, platform_id),
                 Actor::User("test".into()),
                 true,
             )
@@ -202,21 +180,8 @@ impl Host {
 
     /// A done shipment with one DHL parcel.
     pub async fn ship(&self, order: OrderId, tracking: &str) {
-        self.event(
-            order,
-            &format!("ship-{tracking}"),
-            EventKind::ShipmentAdded {
-                shipment_id: format!("s-{tracking}"),
-                packages: vec![Package {
-                    carrier: "dhl".into(),
-                    tracking_number: tracking.into(),
-                    tracking_url: Some(format!("https://www.dhl.de/track?piececode={tracking}")),
-                    lines: Vec::new(),
-                }],
-                done: true,
-            },
-        )
-        .await;
+        self.event(order, &format!("ship-{tracking}"), dhl_shipment(tracking))
+            .await;
     }
 
     pub fn jobs(&self, order: OrderId) -> Vec<(Job, Option<JobState>, Option<JobDone>)> {
@@ -289,17 +254,11 @@ pub fn smtp_mailer(server: &SmtpServer) -> Mailer {
     .unwrap()
 }
 
-/// The rule every test ships with: a done tracked shipment uploads the
-/// shipment, completes the order on the platform, and mails the customer.
-pub const SHIP_RULE: &str = r#"
-[[rule]]
-id = "ship"
-channels = ["woo"]
-on = ["shipment_done"]
-when = { tracked_shipment_done = true }
-to = "order:completed"
-then = { upload_shipments = true, push_status = true, email = "shipped" }
-
+/// The shop's shipping rule, and one for the trapping plugin's channel.
+pub fn ship_rules() -> String {
+    format!(
+        "{SHIP_RULE}{}",
+        r#"
 [[rule]]
 id = "ship-trap"
 channels = ["trap"]
@@ -307,4 +266,6 @@ on = ["shipment_done"]
 when = { tracked_shipment_done = true }
 to = "order:done"
 then = { upload_shipments = true, push_status = true }
-"#;
+"#
+    )
+}

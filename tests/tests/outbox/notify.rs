@@ -87,7 +87,7 @@ then = { sms = "shipped" }
         "{err}"
     );
     // A template in use keeps its kind, and cannot be deleted.
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let err = engine
         .save_template(&Template {
             name: "shipped".into(),
@@ -109,7 +109,7 @@ then = { sms = "shipped" }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_relay_mail_is_written_as_eml_files_named_by_a_stable_message_id() {
     let host = Host::new(&["1"]).await;
-    host.rules(SHIP_RULE);
+    host.rules(&ship_rules());
     let order = host.order("woo", "1").await;
     host.ship(order, "E1").await;
     let outbox = host.start(quick(), None, None);
