@@ -300,3 +300,48 @@ async fn jobs_cut_off_by_a_shutdown_run_at_the_next_start_once_in_effect() {
     }
     outbox.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channels_rate_limit_spaces_its_platform_calls() {
+    let ids = ["1", "2", "3", "4", "5", "6"];
+    let host = Host::new(&ids).await;
+    host.rules(
+        r#"
+[[rule]]
+id = "upload"
+channels = ["woo"]
+on = ["shipment_done"]
+then = { upload_shipments = true }
+"#,
+    );
+    let mut channel = woo_channel(&host.shop.url, Some(8));
+    channel.rate_per_second = Some(2);
+    host.engine.save_channel(&channel).unwrap();
+    let mut orders = Vec::new();
+    for id in ids {
+        let order = host.order("woo", id).await;
+        host.ship(order, &format!("L{id}")).await;
+        orders.push(order);
+    }
+    let outbox = host.start(quick(), None, None);
+    host.settle(Duration::from_secs(30)).await;
+    let mut starts: Vec<jiff::Timestamp> = orders
+        .iter()
+        .map(|o| {
+            let (_, _, done) = kind_of(&host.jobs(*o), "upload_shipment");
+            done.expect("delivered").history[0].at
+        })
+        .collect();
+    starts.sort();
+    // Two calls a second: six calls cannot start within less than two
+    // seconds (a burst of two, then one every half second).
+    let spread = starts[5].duration_since(starts[0]);
+    assert!(
+        spread.as_millis() >= 1_900,
+        "six calls started within {spread:?}"
+    );
+    for id in ids {
+        assert_eq!(host.trackings(id), 1);
+    }
+    outbox.shutdown(Duration::from_secs(5)).await;
+}
