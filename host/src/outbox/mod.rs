@@ -262,12 +262,6 @@ fn failed_state(store: &Store, id: u64, action: &'static str) -> Result<JobState
     }
 }
 
-/// A finished attempt, as its task reports it.
-struct Finished {
-    id: u64,
-    channel: ChannelId,
-}
-
 async fn dispatch(
     shared: Arc<Shared>,
     active: Vec<(Job, JobState)>,
@@ -279,7 +273,10 @@ async fn dispatch(
         schedule.upsert(job, state);
     }
     drop(active);
-    let mut tasks: JoinSet<Finished> = JoinSet::new();
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    // Which job each task runs, so that even a task that panicked frees
+    // its place.
+    let mut running: HashMap<tokio::task::Id, (u64, ChannelId)> = HashMap::new();
     let mut limiters: HashMap<ChannelId, (u32, Arc<DefaultDirectRateLimiter>)> = HashMap::new();
     let grace = loop {
         // Start what is due, within the limits.
@@ -327,13 +324,8 @@ async fn dispatch(
             }
             schedule.start(id);
             let shared = shared.clone();
-            tasks.spawn(async move {
-                run::attempt(&shared, id).await;
-                Finished {
-                    id,
-                    channel: entry.channel,
-                }
-            });
+            let task = tasks.spawn(async move { run::attempt(&shared, id).await });
+            running.insert(task.id(), (id, entry.channel));
         }
         let sleep = match schedule.next_wake() {
             Some(at) => Duration::from_millis(
@@ -351,10 +343,17 @@ async fn dispatch(
                 }
                 None => break Duration::ZERO,
             },
-            Some(done) = tasks.join_next() => {
-                if let Ok(done) = done {
-                    schedule.finish(done.id, &done.channel);
-                    refresh(&shared.store, &mut schedule, done.id);
+            Some(done) = tasks.join_next_with_id() => {
+                let task = match &done {
+                    Ok((task, ())) => *task,
+                    Err(e) => e.id(),
+                };
+                if let Some((id, channel)) = running.remove(&task) {
+                    if let Err(e) = done {
+                        run::record_crash(&shared, id, &e.to_string());
+                    }
+                    schedule.finish(id, &channel);
+                    refresh(&shared.store, &mut schedule, id);
                 }
             }
             _ = tokio::time::sleep(sleep) => {}

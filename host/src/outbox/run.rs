@@ -119,6 +119,34 @@ pub(super) async fn attempt(shared: &Arc<Shared>, id: u64) {
     }
 }
 
+/// Records an attempt whose task failed without recording anything (a
+/// panic in the host): a transient failure, retried after the backoff.
+pub(super) fn record_crash(shared: &Shared, id: u64, message: &str) {
+    tracing::error!(job = id, "an attempt failed inside the host: {message}");
+    let Ok(Some(mut state)) = shared.store.job_state(id) else {
+        return;
+    };
+    let now = Timestamp::now();
+    state.record(Attempt::new(now, 0, false, &format!("host: {message}")));
+    if state.attempts >= shared.config.max_attempts {
+        state.status = JobStatus::Failed;
+        state.failure = Some(Failure {
+            kind: FailureKind::GaveUp,
+            message: format!(
+                "{} attempts failed; the last: host: {message}",
+                state.attempts
+            ),
+        });
+    } else {
+        state.due = now
+            .checked_add(shared.config.backoff(state.attempts))
+            .unwrap_or(now);
+    }
+    if let Err(e) = shared.store.update_job(id, &state) {
+        tracing::error!(job = id, error = %e, "recording a failed attempt");
+    }
+}
+
 type Delivered = Result<Delivery, DeliveryError>;
 
 async fn deliver(shared: &Shared, job: &Job) -> Delivered {
