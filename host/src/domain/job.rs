@@ -22,6 +22,10 @@ pub struct JobState {
     pub history: Vec<Attempt>,
     /// Why the job stopped, when it is failed.
     pub failure: Option<Failure>,
+    /// Set when an operator retried the job: it is sent even if it is older
+    /// than the outbox's limit for messages.
+    #[serde(default)]
+    pub retried_by_operator: bool,
 }
 
 impl JobState {
@@ -32,6 +36,7 @@ impl JobState {
             due,
             history: Vec::new(),
             failure: None,
+            retried_by_operator: false,
         }
     }
 
@@ -95,6 +100,9 @@ pub enum FailureKind {
     Unsupported,
     /// Transient failures went on past the attempt limit.
     GaveUp,
+    /// A message older than the outbox's limit when its turn came: sent
+    /// that late it would confuse more than help.
+    Expired,
 }
 
 impl FailureKind {
@@ -105,6 +113,7 @@ impl FailureKind {
             FailureKind::Config => "config",
             FailureKind::Unsupported => "unsupported",
             FailureKind::GaveUp => "gave_up",
+            FailureKind::Expired => "expired",
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct OutboxConfig {
     pub backoff_max_ms: u64,
     /// The longest one attempt may take, over the plugin's own deadline.
     pub attempt_timeout_secs: u64,
+    /// Email and SMS older than this when their turn comes (an outbox that
+    /// was stopped or unconfigured for days) fail as expired instead of
+    /// reaching a customer late; an operator's retry sends them anyway.
+    /// 0 for no limit.
+    pub message_max_age_hours: u64,
 }
 
 impl Default for OutboxConfig {
@@ -75,6 +80,7 @@ impl Default for OutboxConfig {
             backoff_base_ms: 2_000,
             backoff_max_ms: 3_600_000,
             attempt_timeout_secs: 60,
+            message_max_age_hours: 48,
         }
     }
 }
@@ -215,6 +221,7 @@ pub fn retry(store: &Store, id: u64) -> Result<JobState, OutboxError> {
     state.failure = None;
     state.attempts = 0;
     state.due = Timestamp::now();
+    state.retried_by_operator = true;
     if !store.update_job(id, &state)? {
         return Err(OutboxError::NotFound(id));
     }

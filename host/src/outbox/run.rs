@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::Shared;
 use crate::domain::event::{Job, JobKind};
-use crate::domain::job::{Attempt, Failure, FailureKind, JobDone, JobOutcome, JobStatus, Receipt};
+use crate::domain::job::{
+    Attempt, Failure, FailureKind, JobDone, JobOutcome, JobState, JobStatus, Receipt,
+};
 use crate::domain::notify::{Template, WebhookEndpoint};
 use crate::domain::order::{Channel, Customer, Order};
 use crate::domain::platform::{Origin, PlatformError};
@@ -46,6 +48,19 @@ pub(super) async fn attempt(shared: &Arc<Shared>, id: u64) {
         }
     };
     let at = Timestamp::now();
+    if let Some(message) = expired(shared, &job, &state, at) {
+        tracing::warn!(job = id, kind = job.kind.name(), order = %job.order, "{message}");
+        state.record(Attempt::new(at, 0, false, &message));
+        state.status = JobStatus::Failed;
+        state.failure = Some(Failure {
+            kind: FailureKind::Expired,
+            message,
+        });
+        if let Err(e) = store.update_job(id, &state) {
+            tracing::error!(job = id, error = %e, "recording an expired job");
+        }
+        return;
+    }
     let started = Instant::now();
     let timeout = Duration::from_secs(shared.config.attempt_timeout_secs);
     let result = match tokio::time::timeout(timeout, deliver(shared, &job)).await {
@@ -117,6 +132,24 @@ pub(super) async fn attempt(shared: &Arc<Shared>, id: u64) {
     {
         tracing::error!(error = %e, "flushing the outbox");
     }
+}
+
+/// Why a message is too old to send now, if it is.
+fn expired(shared: &Shared, job: &Job, state: &JobState, now: Timestamp) -> Option<String> {
+    let hours = shared.config.message_max_age_hours;
+    if hours == 0
+        || state.retried_by_operator
+        || !matches!(job.kind, JobKind::Email { .. } | JobKind::Sms { .. })
+    {
+        return None;
+    }
+    let age = now.duration_since(job.created);
+    (age.as_secs() > i64::try_from(hours.saturating_mul(3600)).unwrap_or(i64::MAX)).then(|| {
+        format!(
+            "not sent: the message was due at {}, more than {hours} h ago; retry the job to send it anyway",
+            job.created
+        )
+    })
 }
 
 /// Records an attempt whose task failed without recording anything (a

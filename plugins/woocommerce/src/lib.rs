@@ -11,7 +11,7 @@ use serde::Deserialize;
 use statusport_plugin_sdk::http::{Client, segment};
 use statusport_plugin_sdk::{
     AdapterError, AdapterResult, Dimension, Guest, Package, PlatformInfo, Shipment, carriers,
-    config_field, export, host, json, receipt, status,
+    config_field, errors, export, host, json, receipt, status,
 };
 
 struct WooCommerce;
@@ -138,6 +138,24 @@ fn upload_with_extension(client: &Client, shipment: &Shipment, date: &str) -> Ad
         let body = tracking_body(package, date)?;
         let created: Tracking = client.post(&path).json(&body).send_ok()?.json()?;
         added.extend(created.tracking_id);
+    }
+    if present < shipment.packages.len() {
+        // Read back: a shop may answer 201 and still not keep the entry
+        // (a failing hook). What is missing is added again on the retry.
+        let listed: Vec<Tracking> = client.get(&path).send_ok()?.json()?;
+        let missing: Vec<&str> = shipment
+            .packages
+            .iter()
+            .map(|p| p.tracking_number.as_str())
+            .filter(|n| !listed.iter().any(|t| t.tracking_number == *n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(errors::transient(format!(
+                "the shop acknowledged tracking number(s) {} but does not list them on order {}",
+                missing.join(", "),
+                shipment.platform_order_id
+            )));
+        }
     }
     Ok(receipt(
         (!added.is_empty()).then(|| added.join(",")),

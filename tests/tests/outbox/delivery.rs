@@ -345,3 +345,27 @@ then = { upload_shipments = true }
     }
     outbox.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracking_entry_acknowledged_but_not_kept_is_found_by_the_read_back_and_sent_again() {
+    let host = Host::new(&["1"]).await;
+    host.rules(&ship_rules());
+    host.shop.state().lose_trackings = 1;
+    let order = host.order("woo", "1").await;
+    host.ship(order, "LOST1").await;
+    let outbox = host.start(quick(), None, None);
+    host.settle(Duration::from_secs(30)).await;
+    assert_eq!(host.trackings("1"), 1);
+    let jobs = host.jobs(order);
+    let (_, _, done) = kind_of(&jobs, "upload_shipment");
+    let done = done.expect("delivered");
+    assert_eq!(done.attempts, 2, "{done:#?}");
+    assert!(
+        done.history[0]
+            .detail
+            .contains("acknowledged tracking number(s) LOST1 but does not list them"),
+        "{:?}",
+        done.history[0]
+    );
+    outbox.shutdown(Duration::from_secs(5)).await;
+}

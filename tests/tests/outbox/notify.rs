@@ -369,3 +369,73 @@ then = { webhook = "order.shipped" }
     assert!(host.store.webhook_deliveries("crm", 10).unwrap().is_empty());
     outbox.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_days_late_is_not_sent_unless_an_operator_retries_it() {
+    let host = Host::new(&["1"]).await;
+    host.rules(&ship_rules());
+    // An engine whose clock is three days behind: its jobs are three days
+    // old when the outbox first sees them (an outbox stopped for days).
+    let late = Engine::with_clock(
+        host.store.clone(),
+        host.registry.clone(),
+        Box::new(|| jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72)),
+    )
+    .unwrap();
+    let order = late
+        .create_order(
+            statusport_tests::shop::teapot_order("woo", "1"),
+            Actor::User("test".into()),
+            true,
+        )
+        .await
+        .unwrap()
+        .0
+        .id;
+    late.apply(Event {
+        id: "late-ship".into(),
+        order,
+        actor: Actor::User("test".into()),
+        kind: statusport_tests::shop::dhl_shipment("LATE1"),
+    })
+    .await
+    .unwrap();
+    let outbox = host.start(quick(), None, None);
+    host.settle(Duration::from_secs(30)).await;
+    let jobs = host.jobs(order);
+    let (mail, state, _) = jobs
+        .iter()
+        .find(|(j, _, _)| j.kind.name() == "email")
+        .cloned()
+        .unwrap();
+    let failure = state.expect("active").failure.expect("failed");
+    assert_eq!(failure.kind, FailureKind::Expired);
+    assert!(
+        failure.message.contains("more than 48 h ago"),
+        "{failure:?}"
+    );
+    // The shop still gets its tracking number: only messages expire.
+    assert_eq!(host.trackings("1"), 1);
+    assert!(
+        !host
+            .dir
+            .path()
+            .join("mail")
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    );
+
+    statusport::outbox::retry(&host.store, mail.id).unwrap();
+    host.settle(Duration::from_secs(30)).await;
+    let done = host
+        .store
+        .job_done(mail.id)
+        .unwrap()
+        .expect("sent after the retry");
+    assert!(
+        matches!(done.outcome, JobOutcome::Delivered { .. }),
+        "{done:?}"
+    );
+    outbox.shutdown(Duration::from_secs(5)).await;
+}
