@@ -334,11 +334,13 @@ async fn dispatch(
             let task = tasks.spawn(async move { run::attempt(&shared, id).await });
             running.insert(task.id(), (id, entry.channel));
         }
+        // With every worker busy, a finishing task is what wakes us, not a
+        // due time that has passed already.
         let sleep = match schedule.next_wake() {
-            Some(at) => Duration::from_millis(
+            Some(at) if tasks.len() < shared.config.workers => Duration::from_millis(
                 u64::try_from(at - Timestamp::now().as_millisecond()).unwrap_or(0),
             ),
-            None => Duration::from_secs(3600),
+            _ => Duration::from_secs(3600),
         };
         tokio::select! {
             id = feed.recv() => match id {
