@@ -8,23 +8,37 @@ use statusport::domain::order::{Channel, Line};
 use statusport::domain::shipment::Package;
 use statusport::engine::NewOrder;
 
-/// Channel `woo` on a (fake) WooCommerce at `base_url`, with the fake's
-/// credentials.
-pub fn woo_channel(base_url: &str, concurrency: Option<u32>) -> Channel {
+/// A channel `id` spoken to through `plugin`, with `config`.
+pub fn channel(id: &str, plugin: &str, base_url: Option<&str>, config: &[(&str, &str)]) -> Channel {
     Channel {
-        id: "woo".try_into().expect("a valid id"),
-        name: "Teapot Shop".into(),
-        plugin: "woocommerce".into(),
-        base_url: Some(base_url.to_owned()),
-        config: [("consumer-key", "ck_test"), ("consumer-secret", "cs_test")]
+        id: id.try_into().expect("a valid id"),
+        name: format!("Channel {id}"),
+        plugin: plugin.into(),
+        base_url: base_url.map(str::to_owned),
+        config: config
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
         grants: Vec::new(),
         invoice_numbering: true,
         requires_approval: false,
-        concurrency,
+        concurrency: None,
         rate_per_second: None,
+    }
+}
+
+/// Channel `woo` on a (fake) WooCommerce at `base_url`, with the fake's
+/// credentials.
+pub fn woo_channel(base_url: &str, concurrency: Option<u32>) -> Channel {
+    Channel {
+        name: "Teapot Shop".into(),
+        concurrency,
+        ..channel(
+            "woo",
+            "woocommerce",
+            Some(base_url),
+            &[("consumer-key", "ck_test"), ("consumer-secret", "cs_test")],
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use statusport::domain::event::{Event, EventKind, Job};
 use statusport::domain::job::{JobDone, JobState, JobStatus};
-use statusport::domain::order::{Actor, Channel, Customer, OrderId};
+use statusport::domain::order::{Actor, Customer, OrderId};
 use statusport::engine::Engine;
 use statusport::notify::mail::{MailConfig, Mailer, Security, SmtpConfig};
 use statusport::notify::webhook::WebhookSender;
@@ -21,7 +21,7 @@ use statusport::plugins::registry::Registry;
 use statusport::store::Store;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Server, serve};
-use statusport_tests::shop::{SHIP_RULE, dhl_shipment, teapot_order, woo_channel};
+use statusport_tests::shop::{SHIP_RULE, channel, dhl_shipment, teapot_order, woo_channel};
 use statusport_tests::smtp::SmtpServer;
 
 /// Retries in milliseconds, so that tests of backoff take moments.
@@ -85,7 +85,14 @@ impl Host {
         host.engine
             .save_channel(&woo_channel(&host.shop.url, None))
             .unwrap();
-        host.channel("trap", "fault-trap", Some("http://127.0.0.1:9".into()), &[]);
+        host.engine
+            .save_channel(&channel(
+                "trap",
+                "fault-trap",
+                Some("http://127.0.0.1:9"),
+                &[],
+            ))
+            .unwrap();
         host.engine
             .store()
             .put_customer(&Customer {
@@ -97,32 +104,6 @@ impl Host {
             .unwrap();
         statusport::engine::rulesets::install_templates(&host.engine).unwrap();
         host
-    }
-
-    pub fn channel(
-        &self,
-        id: &str,
-        plugin: &str,
-        base_url: Option<String>,
-        config: &[(&str, &str)],
-    ) {
-        self.engine
-            .save_channel(&Channel {
-                id: id.try_into().unwrap(),
-                name: format!("Channel {id}"),
-                plugin: plugin.into(),
-                base_url,
-                config: config
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-                grants: Vec::new(),
-                invoice_numbering: true,
-                requires_approval: false,
-                concurrency: None,
-                rate_per_second: None,
-            })
-            .unwrap();
     }
 
     pub fn rules(&self, toml: &str) {
