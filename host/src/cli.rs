@@ -30,18 +30,56 @@ use statusport::plugins::{ChannelContext, Limits, MemoryState, Registry, Runtime
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    server: crate::client::ServerArgs,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Platform plugins: check one, list a directory.
+    /// Runs the host: the HTTP API, the rules and the outbox.
+    Serve(ConfigArgs),
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Orders: list, show, import, post events, change status, cancel,
+    /// approve, ship.
+    #[command(subcommand)]
+    Order(crate::client::OrderCommand),
+    /// Rules: list, show, import a TOML rule set, export, delete.
+    #[command(subcommand)]
+    Rule(crate::client::RuleCommand),
+    /// Platform plugins: the loaded ones with their statuses, check one
+    /// file, list a directory.
     #[command(subcommand)]
     Plugin(PluginCommand),
-    /// Outbox jobs in a data directory: list the failed ones, show one,
-    /// retry or drop it. Works on a stopped host (the store is opened
-    /// directly).
+    /// Outbox jobs: list the failed ones, show one, retry or drop it.
+    /// Over the API; with --data-dir, on a stopped host's store.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Exports orders as CSV, XML or JSON.
+    Export(crate::client::ExportArgs),
+    /// Bulk jobs over many orders: dry run, start (with progress), status,
+    /// cancel.
+    #[command(subcommand)]
+    Bulk(crate::client::BulkCommand),
+    /// API tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(crate::client::TokenCommand),
+}
+
+#[derive(Args, Debug)]
+struct ConfigArgs {
+    /// The configuration file (TOML); without one, the defaults and the
+    /// STATUSPORT_* environment apply.
+    #[arg(long, env = "STATUSPORT_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Reads and checks the configuration, then prints it with every
+    /// default filled in.
+    Check(ConfigArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,12 +96,9 @@ enum JobCommand {
 
 #[derive(Args, Debug)]
 struct DataArgs {
-    /// The host's data directory.
-    #[arg(long, env = "STATUSPORT_DATA_DIR", default_value = "statusport-data")]
-    data_dir: PathBuf,
-    /// Print JSON instead of a table.
+    /// Work on a stopped host's data directory instead of over the API.
     #[arg(long)]
-    json: bool,
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -157,30 +192,138 @@ struct CheckArgs {
 
 #[derive(Args, Debug)]
 struct ListArgs {
-    /// The plugin directory.
-    #[arg(long, env = "STATUSPORT_PLUGIN_DIR", default_value = "dist/plugins")]
-    dir: PathBuf,
-    /// Print JSON instead of a table.
+    /// Load the plugins of this directory here instead of asking the host.
     #[arg(long)]
-    json: bool,
+    dir: Option<PathBuf>,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let json = cli.server.json;
+    let client = || crate::client::Client::new(&cli.server);
     match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Config(ConfigCommand::Check(args)) => {
+            let config = statusport::config::Config::load(args.config.as_deref())?;
+            out!("# configuration is valid; with every default filled in:\n");
+            out!("{}", config.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Order(command) => crate::client::order(&client()?, command).await,
+        Command::Rule(command) => crate::client::rule(&client()?, command).await,
         Command::Plugin(PluginCommand::Check(args)) => check(args).await,
-        Command::Plugin(PluginCommand::List(args)) => list(args).await,
-        Command::Job(command) => job(command),
+        Command::Plugin(PluginCommand::List(args)) => match args.dir.clone() {
+            Some(dir) => list(args, dir, json).await,
+            None => crate::client::plugins(&client()?).await,
+        },
+        Command::Job(command) => match command.data_dir() {
+            Some(dir) => job(command, &dir, json),
+            None => api_job(&client()?, command).await,
+        },
+        Command::Export(args) => crate::client::export(&client()?, args).await,
+        Command::Bulk(command) => crate::client::bulk(&client()?, command).await,
+        Command::Token(command) => crate::client::token(&client()?, command).await,
     }
 }
 
-fn open_store(data: &DataArgs) -> anyhow::Result<statusport::store::Store> {
-    let dir = data.data_dir.join("store");
+async fn serve(args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = statusport::config::Config::load(args.config.as_deref())?;
+    let server = statusport::server::Server::start(&config).await?;
+    eprintln!(
+        "statusport {} listening on http://{} (data in {}, plugins from {})",
+        env!("CARGO_PKG_VERSION"),
+        server.addr,
+        config.data_dir.display(),
+        config.plugin_dir.display()
+    );
+    if let Some(file) = &server.admin_token_file {
+        eprintln!(
+            "first start: an admin token was written to {} (the CLI reads it from there)",
+            file.display()
+        );
+    }
+    shutdown_signal().await;
+    eprintln!("stopping: finishing the jobs in flight");
+    let report = server.shutdown(Duration::from_secs(10)).await?;
+    eprintln!("stopped: {report:?}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+impl JobCommand {
+    fn data_dir(&self) -> Option<PathBuf> {
+        match self {
+            JobCommand::Failed(d) => d.data_dir.clone(),
+            JobCommand::Show(a) | JobCommand::Retry(a) => a.data.data_dir.clone(),
+            JobCommand::Drop(a) => a.data.data_dir.clone(),
+        }
+    }
+}
+
+/// The job commands over the API.
+async fn api_job(client: &crate::client::Client, command: JobCommand) -> anyhow::Result<ExitCode> {
+    use reqwest::Method;
+    use statusport::store::JobRecord;
+    match command {
+        JobCommand::Failed(_) => {
+            let failed: Vec<JobRecord> = serde_json::from_value(serde_json::Value::Array(
+                crate::client::jobs_failed(client).await?,
+            ))?;
+            print_failed(failed, client.json)
+        }
+        JobCommand::Show(args) => {
+            let record =
+                crate::client::job(client, &format!("/api/jobs/{}", args.id), Method::GET).await?;
+            print_job(serde_json::from_value(record)?, client.json)
+        }
+        JobCommand::Retry(args) => {
+            crate::client::job(
+                client,
+                &format!("/api/jobs/{}/retry", args.id),
+                Method::POST,
+            )
+            .await?;
+            out!("job {} will run again now", args.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCommand::Drop(args) => {
+            crate::client::job(client, &format!("/api/jobs/{}/drop", args.id), Method::POST)
+                .await?;
+            out!("job {} dropped", args.id);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_store(data_dir: &Path) -> anyhow::Result<statusport::store::Store> {
+    let dir = data_dir.join("store");
     if !dir.is_dir() {
         bail!(
             "{} holds no store; give the host's data directory with --data-dir",
-            data.data_dir.display()
+            data_dir.display()
         );
     }
     statusport::store::Store::open(&dir).with_context(|| {
@@ -191,139 +334,149 @@ fn open_store(data: &DataArgs) -> anyhow::Result<statusport::store::Store> {
     })
 }
 
-fn job(command: JobCommand) -> anyhow::Result<ExitCode> {
-    use statusport::domain::job::JobOutcome;
+fn job(command: JobCommand, data_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     use statusport::outbox;
+    use statusport::store::JobRecord;
+    let store = open_store(data_dir)?;
     match command {
-        JobCommand::Failed(data) => {
-            let store = open_store(&data)?;
-            let failed = store.failed_jobs()?;
-            if data.json {
-                let list: Vec<_> = failed
-                    .iter()
-                    .map(|(job, state)| serde_json::json!({ "job": job, "state": state }))
-                    .collect();
-                out!("{}", serde_json::to_string_pretty(&list)?);
-                return Ok(ExitCode::SUCCESS);
-            }
-            if failed.is_empty() {
-                out!("no failed jobs");
-                return Ok(ExitCode::SUCCESS);
-            }
-            out!(
-                "{:<10} {:<8} {:<10} {:<17} {:<12} {:>8}  why",
-                "job",
-                "order",
-                "channel",
-                "kind",
-                "failure",
-                "attempts"
-            );
-            for (job, state) in failed {
-                let failure = state.failure.unwrap_or(statusport::domain::job::Failure {
-                    kind: statusport::domain::job::FailureKind::GaveUp,
-                    message: String::new(),
-                });
-                out!(
-                    "{:<10} {:<8} {:<10} {:<17} {:<12} {:>8}  {}",
-                    job.id,
-                    job.order.to_string(),
-                    job.channel.to_string(),
-                    job.kind.name(),
-                    failure.kind.as_str(),
-                    state.attempts,
-                    failure.message
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+        JobCommand::Failed(_) => {
+            let failed = store
+                .failed_jobs()?
+                .into_iter()
+                .map(|(job, state)| JobRecord {
+                    job,
+                    state: Some(state),
+                    done: None,
+                })
+                .collect();
+            print_failed(failed, json)
         }
         JobCommand::Show(args) => {
-            let store = open_store(&args.data)?;
             let Some(job) = store.job(args.id)? else {
                 bail!("job {} does not exist", args.id);
             };
             let state = store.job_state(job.id)?;
             let done = store.job_done(job.id)?;
-            if args.data.json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({ "job": job, "state": state, "done": done })
-                    )?
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            out!(
-                "job {} — {} for order {} on channel {}",
-                job.id,
-                job.kind.name(),
-                job.order,
-                job.channel
-            );
-            out!("  key       {}", job.idempotency_key);
-            out!(
-                "  event     {}{}",
-                job.event,
-                job.rule
-                    .as_deref()
-                    .map(|r| format!(" (rule {r})"))
-                    .unwrap_or_default()
-            );
-            out!("  created   {}", job.created);
-            let history = match (&state, &done) {
-                (Some(state), _) => {
-                    match &state.failure {
-                        Some(f) => out!("  status    failed ({}): {}", f.kind.as_str(), f.message),
-                        None => out!("  status    waiting, next attempt at {}", state.due),
-                    }
-                    state.history.clone()
-                }
-                (None, Some(done)) => {
-                    match &done.outcome {
-                        JobOutcome::Delivered { receipt } => out!(
-                            "  status    delivered at {}: {}{}",
-                            done.at,
-                            receipt.summary,
-                            receipt
-                                .reference
-                                .as_deref()
-                                .map(|r| format!(" [{r}]"))
-                                .unwrap_or_default()
-                        ),
-                        JobOutcome::Dropped { by, .. } => {
-                            out!("  status    dropped by {by} at {}", done.at)
-                        }
-                    }
-                    done.history.clone()
-                }
-                (None, None) => Vec::new(),
-            };
-            for attempt in history {
-                out!(
-                    "  attempt   {} {:>6} ms {} {}",
-                    attempt.at,
-                    attempt.took_ms,
-                    if attempt.ok { "ok    " } else { "failed" },
-                    attempt.detail
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            print_job(JobRecord { job, state, done }, json)
         }
         JobCommand::Retry(args) => {
-            let store = open_store(&args.data)?;
             outbox::retry(&store, args.id)?;
             store.flush_blocking()?;
             out!("job {} will run again at the host's next start", args.id);
             Ok(ExitCode::SUCCESS)
         }
         JobCommand::Drop(args) => {
-            let store = open_store(&args.data)?;
             outbox::drop_job(&store, args.id, &args.by)?;
             store.flush_blocking()?;
             out!("job {} dropped by {}", args.id, args.by);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn print_failed(failed: Vec<statusport::store::JobRecord>, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        out!("{}", serde_json::to_string_pretty(&failed)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if failed.is_empty() {
+        out!("no failed jobs");
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!(
+        "{:<10} {:<8} {:<10} {:<17} {:<12} {:>8}  why",
+        "job",
+        "order",
+        "channel",
+        "kind",
+        "failure",
+        "attempts"
+    );
+    for record in failed {
+        let Some(state) = record.state else {
+            continue;
+        };
+        let job = record.job;
+        let failure = state.failure.unwrap_or(statusport::domain::job::Failure {
+            kind: statusport::domain::job::FailureKind::GaveUp,
+            message: String::new(),
+        });
+        out!(
+            "{:<10} {:<8} {:<10} {:<17} {:<12} {:>8}  {}",
+            job.id,
+            job.order.to_string(),
+            job.channel.to_string(),
+            job.kind.name(),
+            failure.kind.as_str(),
+            state.attempts,
+            failure.message
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_job(record: statusport::store::JobRecord, json: bool) -> anyhow::Result<ExitCode> {
+    use statusport::domain::job::JobOutcome;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&record)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let statusport::store::JobRecord { job, state, done } = record;
+    out!(
+        "job {} — {} for order {} on channel {}",
+        job.id,
+        job.kind.name(),
+        job.order,
+        job.channel
+    );
+    out!("  key       {}", job.idempotency_key);
+    out!(
+        "  event     {}{}",
+        job.event,
+        job.rule
+            .as_deref()
+            .map(|r| format!(" (rule {r})"))
+            .unwrap_or_default()
+    );
+    out!("  created   {}", job.created);
+    let history = match (&state, &done) {
+        (Some(state), _) => {
+            match &state.failure {
+                Some(f) => out!("  status    failed ({}): {}", f.kind.as_str(), f.message),
+                None => out!("  status    waiting, next attempt at {}", state.due),
+            }
+            state.history.clone()
+        }
+        (None, Some(done)) => {
+            match &done.outcome {
+                JobOutcome::Delivered { receipt } => out!(
+                    "  status    delivered at {}: {}{}",
+                    done.at,
+                    receipt.summary,
+                    receipt
+                        .reference
+                        .as_deref()
+                        .map(|r| format!(" [{r}]"))
+                        .unwrap_or_default()
+                ),
+                JobOutcome::Dropped { by, .. } => {
+                    out!("  status    dropped by {by} at {}", done.at)
+                }
+            }
+            done.history.clone()
+        }
+        (None, None) => Vec::new(),
+    };
+    for attempt in history {
+        out!(
+            "  attempt   {} {:>6} ms {} {}",
+            attempt.at,
+            attempt.took_ms,
+            if attempt.ok { "ok    " } else { "failed" },
+            attempt.detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_platform(plugin: &LoadedPlugin) {
@@ -638,14 +791,14 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+async fn list(args: ListArgs, dir: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     let runtime = args.runtime.runtime()?;
-    let registry = Registry::open(runtime, &args.dir)
+    let registry = Registry::open(runtime, &dir)
         .await
         .map_err(anyhow::Error::msg)?;
     let plugins = registry.plugins();
     let refused = registry.refusals();
-    if args.json {
+    if json {
         let loaded: Vec<_> = plugins
             .iter()
             .map(|p| {

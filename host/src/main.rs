@@ -1,6 +1,7 @@
 //! The `statusport` command.
 
 mod cli;
+mod client;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,19 @@ use super::platform::Dimension;
 use super::shipment::Package;
 
 /// What a rule listens for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     StatusChanged,
@@ -55,7 +67,7 @@ impl Trigger {
 }
 
 /// What happened, with what it carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventKind {
     /// A payment arrived for the order (provider callback, bank match).
@@ -82,6 +94,7 @@ pub enum EventKind {
         delivered: u32,
     },
     ExpectedDeliveryDate {
+        #[schema(value_type = String, format = Date)]
         date: Date,
     },
     Approved,
@@ -101,6 +114,31 @@ pub enum EventKind {
     TimePassed,
     /// Run the rules marked for manual triggering.
     Manual,
+    /// Cancel the order: its order status goes to the plugin's cancelled
+    /// status and the rules run on that as on any status change. With
+    /// `notify: false`, no email or SMS goes out for this event.
+    Cancel {
+        #[serde(default = "yes")]
+        notify: bool,
+    },
+    /// Stop the rules for this order until it is resumed; changes by hand
+    /// still apply.
+    Pause,
+    Resume,
+    /// Assign the order to an operator, or unassign it with `null`.
+    Assign {
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// Move the order to another customer (a duplicate customer account,
+    /// a wrong match).
+    MoveCustomer {
+        customer: String,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl EventKind {
@@ -124,13 +162,18 @@ impl EventKind {
             EventKind::SetStatus { .. } => Trigger::StatusChanged,
             EventKind::TimePassed => Trigger::TimePassed,
             EventKind::Manual => Trigger::Manual,
+            EventKind::Cancel { .. } => Trigger::StatusChanged,
+            EventKind::Pause
+            | EventKind::Resume
+            | EventKind::Assign { .. }
+            | EventKind::MoveCustomer { .. } => Trigger::Manual,
         }
     }
 }
 
 /// An event for one order. `id` makes it idempotent: the same id is applied
 /// once, however often it arrives.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: String,
     pub order: OrderId,
@@ -139,9 +182,10 @@ pub struct Event {
 }
 
 /// One change recorded in an order's history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub seq: u64,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub actor: Actor,
     /// The event that caused the change.
@@ -151,7 +195,7 @@ pub struct HistoryEntry {
     pub change: Change,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     Created,
@@ -183,7 +227,7 @@ pub enum Change {
 }
 
 /// What an outbox job does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobKind {
     PushStatus {
@@ -240,7 +284,7 @@ impl JobKind {
 
 /// One unit of work the outbox dispatches, written in the same atomic write
 /// as the change that caused it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: u64,
     pub order: OrderId,
@@ -250,14 +294,16 @@ pub struct Job {
     pub idempotency_key: String,
     pub event: String,
     pub rule: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
 }
 
 /// How an applied event is remembered, so that the same id is not applied
 /// twice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppliedEvent {
     pub order: OrderId,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub source: Source,
     /// History sequence numbers the event wrote.
@@ -266,9 +312,10 @@ pub struct AppliedEvent {
 }
 
 /// A stock level of one article.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stock {
     pub article: String,
     pub quantity: i64,
+    #[schema(value_type = String, format = DateTime)]
     pub updated: Timestamp,
 }

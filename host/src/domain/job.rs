@@ -11,12 +11,13 @@ pub const DETAIL_MAX: usize = 1024;
 
 /// An active job: waiting for its turn, or failed and waiting for an
 /// operator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobState {
     pub status: JobStatus,
     /// Attempts made so far, all of them.
     pub attempts: u32,
     /// When the next attempt is due.
+    #[schema(value_type = String, format = DateTime)]
     pub due: Timestamp,
     /// The latest attempts, oldest first.
     pub history: Vec<Attempt>,
@@ -51,7 +52,7 @@ impl JobState {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Pending,
@@ -59,8 +60,9 @@ pub enum JobStatus {
 }
 
 /// One try at a job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub took_ms: u64,
     pub ok: bool,
@@ -81,13 +83,13 @@ impl Attempt {
 }
 
 /// Why a job stopped for good.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     pub kind: FailureKind,
     pub message: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The platform or recipient refused the request.
@@ -120,7 +122,7 @@ impl FailureKind {
 
 /// What the platform (or the mail relay, the SMS gateway, the webhook
 /// endpoint) answered when it accepted a job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// The platform's id of what it created or changed, when it gave one;
     /// the Message-ID of a mail.
@@ -129,15 +131,16 @@ pub struct Receipt {
 }
 
 /// A finished job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobDone {
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub attempts: u32,
     pub history: Vec<Attempt>,
     pub outcome: JobOutcome,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum JobOutcome {
     /// Delivered; the receipt is the platform's acknowledgement, kept apart

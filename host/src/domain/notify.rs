@@ -3,7 +3,19 @@
 use serde::{Deserialize, Serialize};
 
 /// What a template is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     /// An email: subject, plain text, optional HTML.
@@ -26,7 +38,7 @@ impl TemplateKind {
 }
 
 /// A message template, in the minijinja (Jinja2) language.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     pub name: String,
@@ -42,7 +54,7 @@ pub struct Template {
 }
 
 /// A URL an operator registered for webhook events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookEndpoint {
     pub id: String,

@@ -14,7 +14,19 @@ use super::shipment::Package;
 
 /// The host's own id of an order: unique, never reused, never shown as the
 /// order number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct OrderId(pub u64);
 
@@ -83,7 +95,7 @@ pub fn check_id(what: &str, value: &str) -> Result<(), String> {
 
 /// A place where orders are sold: one shop or marketplace account, spoken to
 /// through one plugin.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Channel {
     pub id: ChannelId,
@@ -122,7 +134,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     pub id: String,
@@ -133,7 +145,7 @@ pub struct Customer {
     pub phone: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     /// The platform's line id; defaults to the line's position.
@@ -155,7 +167,7 @@ impl Line {
 }
 
 /// Where an order stands on approval.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
     /// Nobody needs to approve it.
@@ -166,7 +178,7 @@ pub enum Approval {
 }
 
 /// Who or what made a change.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Actor {
     /// An operator or a connecting system, by its token's owner.
@@ -202,7 +214,7 @@ impl fmt::Display for Actor {
 }
 
 /// The kind of actor, as rules filter on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     User,
@@ -212,19 +224,21 @@ pub enum Source {
 }
 
 /// One status of an order in one dimension, with where it came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusValue {
     pub code: String,
+    #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
     pub set_by: Actor,
 }
 
 /// A shipment record kept on the order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShipmentRecord {
     pub id: String,
     pub packages: Vec<Package>,
     pub done: bool,
+    #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
 }
 
@@ -236,7 +250,7 @@ impl ShipmentRecord {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {
     pub id: OrderId,
     /// Bumped by every committed change; a change computed from an older
@@ -255,6 +269,7 @@ pub struct Order {
     /// One status per dimension the channel's plugin declares.
     pub statuses: BTreeMap<Dimension, StatusValue>,
     pub approval: Approval,
+    #[schema(value_type = Option<String>, format = Date)]
     pub expected_delivery: Option<Date>,
     pub delivery_number: Option<String>,
     pub picked: bool,
@@ -264,7 +279,9 @@ pub struct Order {
     pub shipments: Vec<ShipmentRecord>,
     /// Rules marked "once per order" that have fired on this order.
     pub fired_once: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub updated: Timestamp,
     /// How many history entries the order has; the next one's sequence.
     pub history_len: u64,

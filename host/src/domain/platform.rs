@@ -9,7 +9,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// One axis along which an order's status moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dimension {
     Order,
@@ -35,7 +47,7 @@ impl fmt::Display for Dimension {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusDef {
     pub code: String,
     pub label: String,
@@ -44,14 +56,14 @@ pub struct StatusDef {
     pub initial: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransitionDef {
     pub dimension: Dimension,
     pub from: String,
     pub to: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConfigFieldDef {
     pub name: String,
     pub help: String,
@@ -61,7 +73,7 @@ pub struct ConfigFieldDef {
 }
 
 /// A platform's declaration exactly as a plugin returned it, unchecked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RawPlatformInfo {
     pub id: String,
     pub name: String,
@@ -74,7 +86,9 @@ pub struct RawPlatformInfo {
 }
 
 /// `scheme://host:port`: the unit the egress allowlist grants.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct Origin {
     pub scheme: String,
     pub host: String,
@@ -127,10 +141,11 @@ impl fmt::Display for Origin {
 }
 
 /// A checked declaration: what the rest of the host relies on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Platform {
     pub id: String,
     pub name: String,
+    #[schema(value_type = String)]
     pub version: semver::Version,
     pub statuses: Vec<StatusDef>,
     pub transitions: Vec<TransitionDef>,
@@ -463,14 +478,16 @@ mod tests {
 }
 
 /// What a platform answered when it accepted a call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub reference: Option<String>,
     pub summary: String,
 }
 
 /// A failure a plugin reported, as the contract classifies it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PlatformError {
     #[error("transient: {message}{}", retry_after_ms.map(|ms| format!(" (retry after {ms} ms)")).unwrap_or_default())]

@@ -33,7 +33,7 @@ const MAX_REASONS: usize = 50;
 pub const SAMPLES: usize = 20;
 
 /// Which orders a bulk job looks at. Every field given must hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderFilter {
     #[serde(default)]
@@ -45,9 +45,11 @@ pub struct OrderFilter {
     pub payment_method: Option<String>,
     /// Created at or after.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub created_from: Option<Timestamp>,
     /// Created before.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub created_to: Option<Timestamp>,
 }
 
@@ -70,7 +72,7 @@ impl OrderFilter {
 }
 
 /// What a bulk job does to each order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum BulkAction {
     /// A manual status change, checked against the plugin's transitions;
@@ -81,7 +83,7 @@ pub enum BulkAction {
     Rule { rule: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkSpec {
     pub filter: OrderFilter,
@@ -89,7 +91,7 @@ pub struct BulkSpec {
 }
 
 /// One order a dry run would change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PlannedChange {
     pub order: OrderId,
     pub number: String,
@@ -98,7 +100,7 @@ pub struct PlannedChange {
 }
 
 /// What a bulk job would do.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DryRun {
     /// Orders the filter matches.
     pub matched: u64,
@@ -110,13 +112,13 @@ pub struct DryRun {
     pub unchanged: BTreeMap<String, Unchanged>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unchanged {
     pub count: u64,
     pub orders: Vec<OrderId>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BulkState {
     Running,
@@ -126,7 +128,7 @@ pub enum BulkState {
 
 /// A bulk job as stored: its spec, who started it, and its progress at the
 /// last checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkJob {
     pub id: String,
     pub spec: BulkSpec,
@@ -140,7 +142,9 @@ pub struct BulkJob {
     pub changed: u64,
     /// Matched orders left alone, by reason.
     pub unchanged: BTreeMap<String, u64>,
+    #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub updated: Timestamp,
 }
 

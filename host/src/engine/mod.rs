@@ -115,6 +115,9 @@ pub enum EngineError {
     NothingToRollBack(OrderId),
     #[error("order {order}: {message}")]
     Conflict { order: OrderId, message: String },
+    /// A record others depend on (a channel holding orders).
+    #[error("{0}")]
+    InUse(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -137,7 +140,7 @@ impl From<CommitError> for EngineError {
 }
 
 /// A new order as a shop, marketplace or ERP hands it over.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     pub channel: String,
@@ -149,6 +152,7 @@ pub struct NewOrder {
     pub shipping: Option<Money>,
     pub payment_method: String,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub expected_delivery: Option<jiff::civil::Date>,
     /// Statuses the platform reports, by dimension; the rest start at the
     /// plugin's initial status.
@@ -157,7 +161,7 @@ pub struct NewOrder {
 }
 
 /// What happened to an event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Outcome {
     Applied {
@@ -283,6 +287,42 @@ impl Engine {
             )));
         }
         Ok(self.store.put_channel(channel)?)
+    }
+
+    /// Deletes a channel that holds no orders and that no rule names.
+    pub fn delete_channel(&self, id: &str) -> Result<(), EngineError> {
+        if self.store.channel(id)?.is_none() {
+            return Err(EngineError::ChannelNotFound {
+                channel: id.to_owned(),
+                known: list(
+                    &self
+                        .store
+                        .channels()?
+                        .into_iter()
+                        .map(|c| c.id.to_string())
+                        .collect::<Vec<_>>(),
+                ),
+            });
+        }
+        if self.store.channel_has_orders(id)? {
+            return Err(EngineError::InUse(format!(
+                "channel {id} holds orders; it cannot be deleted (disable its rules instead)"
+            )));
+        }
+        let users: Vec<String> = self
+            .rules()
+            .iter()
+            .filter(|r| r.channels.iter().any(|c| c == id))
+            .map(|r| r.id.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "channel {id} is named by rules {}; change them first",
+                users.join(", ")
+            )));
+        }
+        self.store.remove_channel(id)?;
+        Ok(())
     }
 
     pub fn rules(&self) -> Arc<Vec<Rule>> {
@@ -543,7 +583,10 @@ impl Engine {
             stock: run.stock.clone(),
         };
         match self.store.commit_durable(write).await {
-            Ok(committed) => Ok((committed.order, true)),
+            Ok(committed) => {
+                count_transitions(&committed.history);
+                Ok((committed.order, true))
+            }
             Err(CommitError::Duplicate { existing, .. }) => {
                 let order = self
                     .store
@@ -720,6 +763,7 @@ impl Engine {
             };
             match self.store.commit_durable(write).await {
                 Ok(committed) => {
+                    count_transitions(&committed.history);
                     return Ok(Outcome::Applied {
                         order: Box::new(committed.order),
                         history: committed.history,
@@ -820,6 +864,7 @@ impl Engine {
             };
             match self.store.commit_durable(write).await {
                 Ok(committed) => {
+                    count_transitions(&committed.history);
                     return Ok(Outcome::Applied {
                         order: Box::new(committed.order),
                         history: committed.history,
@@ -1172,6 +1217,71 @@ impl Engine {
                 );
             }
             EventKind::GoodsReceived { .. } | EventKind::TimePassed | EventKind::Manual => {}
+            EventKind::Cancel { notify } => {
+                let Some(to) = cancelled_status(platform) else {
+                    return Err(EngineError::Invalid(format!(
+                        "plugin {} has no cancelled order status; set the status by hand instead",
+                        platform.id
+                    )));
+                };
+                let from = order
+                    .status(Dimension::Order)
+                    .unwrap_or_default()
+                    .to_owned();
+                if from == to {
+                    return Ok(());
+                }
+                if !platform.allows(Dimension::Order, &from, &to) {
+                    return Err(transition_error(platform, Dimension::Order, &from, &to));
+                }
+                run.silent = !notify;
+                set_status(run, Dimension::Order, &to, event.actor.clone(), None);
+                run.triggers.push_back((Trigger::StatusChanged, source));
+                return Ok(());
+            }
+            EventKind::Pause | EventKind::Resume => {
+                let paused = matches!(event.kind, EventKind::Pause);
+                if order.paused == paused {
+                    return Ok(());
+                }
+                order.paused = paused;
+                field(
+                    &mut run.entries,
+                    "paused",
+                    Some((!paused).to_string()),
+                    Some(paused.to_string()),
+                );
+                return Ok(());
+            }
+            EventKind::Assign { to } => {
+                if to.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                    return Err(EngineError::Invalid(
+                        "to: must name an operator, or be null to unassign".into(),
+                    ));
+                }
+                if order.assigned_to == *to {
+                    return Ok(());
+                }
+                let before = std::mem::replace(&mut order.assigned_to, to.clone());
+                field(&mut run.entries, "assigned_to", before, to.clone());
+                return Ok(());
+            }
+            EventKind::MoveCustomer { customer } => {
+                if customer.trim().is_empty() {
+                    return Err(EngineError::Invalid("customer: must not be empty".into()));
+                }
+                if order.customer == *customer {
+                    return Ok(());
+                }
+                let before = std::mem::replace(&mut order.customer, customer.clone());
+                field(
+                    &mut run.entries,
+                    "customer",
+                    Some(before),
+                    Some(customer.clone()),
+                );
+                return Ok(());
+            }
         }
         run.triggers.push_back((trigger, source));
         Ok(())
@@ -1186,6 +1296,11 @@ impl Engine {
         channel: &Channel,
         platform: &Platform,
     ) -> Result<(), EngineError> {
+        if run.order.paused {
+            // A paused order changes only by hand until it is resumed.
+            run.triggers.clear();
+            return Ok(());
+        }
         let rules = self.rules();
         let mut fired: Vec<&str> = Vec::new();
         while let Some((trigger, source)) = run.triggers.pop_front() {
@@ -1360,6 +1475,9 @@ impl Engine {
         run.planned
             .iter()
             .enumerate()
+            .filter(|(_, (_, kind))| {
+                !(run.silent && matches!(kind, JobKind::Email { .. } | JobKind::Sms { .. }))
+            })
             .map(|(i, (rule, kind))| {
                 Ok(Job {
                     id: self.store.next_id()?,
@@ -1421,6 +1539,8 @@ struct Run {
     triggers: VecDeque<(Trigger, Source)>,
     planned: Vec<(String, JobKind)>,
     invoice: bool,
+    /// No email or SMS for this event (a cancellation without a mail).
+    silent: bool,
     stock: Vec<(String, i64)>,
 }
 
@@ -1438,6 +1558,7 @@ impl Run {
             triggers: VecDeque::new(),
             planned: Vec::new(),
             invoice: false,
+            silent: false,
             stock: Vec::new(),
         }
     }
@@ -1478,6 +1599,38 @@ fn entry(
         rule: rule.map(str::to_owned),
         change,
     }
+}
+
+/// Counts the status changes of a committed write for `/metrics`.
+fn count_transitions(history: &[HistoryEntry]) {
+    for entry in history {
+        if let Change::Status { dimension, .. } | Change::Rollback { dimension, .. } = &entry.change
+        {
+            let by = if entry.rule.is_some() {
+                "rule"
+            } else {
+                "event"
+            };
+            metrics::counter!("statusport_transitions_total", "dimension" => dimension.as_str(), "by" => by)
+                .increment(1);
+        }
+    }
+}
+
+/// The order status a cancellation goes to: `cancelled` (or `canceled`), or
+/// failing that a terminal status whose code starts with `cancel`.
+fn cancelled_status(platform: &Platform) -> Option<String> {
+    let statuses: Vec<&crate::domain::platform::StatusDef> =
+        platform.statuses_of(Dimension::Order).collect();
+    statuses
+        .iter()
+        .find(|s| s.code == "cancelled" || s.code == "canceled")
+        .or_else(|| {
+            statuses
+                .iter()
+                .find(|s| s.terminal && s.code.starts_with("cancel"))
+        })
+        .map(|s| s.code.clone())
 }
 
 fn set_status(run: &mut Run, dimension: Dimension, to: &str, actor: Actor, rule: Option<&str>) {

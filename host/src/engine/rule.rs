@@ -135,7 +135,7 @@ impl From<AmountCondition> for String {
 
 /// When a rule applies, beyond its trigger and source statuses. Every
 /// condition given must hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Conditions {
     /// The order's payment status is one of these codes.
@@ -170,7 +170,7 @@ pub struct Conditions {
 }
 
 /// What a rule does when it fires.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Actions {
     /// Set another status as well (the main target is `to`).
@@ -200,7 +200,7 @@ pub struct Actions {
     pub webhook: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub id: String,
@@ -243,7 +243,7 @@ fn yes() -> bool {
 }
 
 /// A TOML file of rules: `[[rule]]` tables.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleFile {
     #[serde(default)]
@@ -494,7 +494,7 @@ impl Rule {
 }
 
 /// What a CEL expression sees of an order.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ExpressionOrder<'a> {
     number: &'a str,
     channel: &'a str,
@@ -513,7 +513,7 @@ struct ExpressionOrder<'a> {
     age_days: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ExpressionLine<'a> {
     article: &'a str,
     quantity: u32,

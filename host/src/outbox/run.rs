@@ -71,6 +71,13 @@ pub(super) async fn attempt(shared: &Arc<Shared>, id: u64) {
         ))),
     };
     let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let outcome = match &result {
+        Ok(_) => "delivered",
+        Err(DeliveryError::Transient { .. }) => "retry",
+        Err(DeliveryError::Permanent { .. }) => "failed",
+    };
+    metrics::counter!("statusport_job_attempts_total", "kind" => job.kind.name(), "outcome" => outcome)
+        .increment(1);
     let recorded = match result {
         Ok(delivery) => {
             state.record(Attempt::new(at, took_ms, true, &delivery.receipt.summary));

@@ -301,6 +301,14 @@ impl Runtime {
             }),
         };
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CallError::Trap { .. }) => "trap",
+            Err(_) => "error",
+        };
+        metrics::counter!("statusport_plugin_calls_total", "plugin" => callee.label.to_owned(), "function" => function, "outcome" => outcome).increment(1);
+        metrics::histogram!("statusport_plugin_call_duration_seconds", "plugin" => callee.label.to_owned(), "function" => function)
+            .record(started.elapsed().as_secs_f64());
         let data = store.into_data();
         let egress =
             std::mem::take(&mut *data.egress_log.lock().unwrap_or_else(|p| p.into_inner()));

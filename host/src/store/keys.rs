@@ -41,6 +41,10 @@ pub const ORDER_JOBS: &[u8] = b"oj/";
 /// Plugin state per channel: channel, key → value.
 pub const PLUGIN_STATE: &[u8] = b"ps/";
 pub const WEBHOOK: &[u8] = b"wh/";
+/// API tokens by id (the secret only as its SHA-256).
+pub const TOKEN: &[u8] = b"tk/";
+/// The audit log: sequence number → who did what through the API.
+pub const AUDIT: &[u8] = b"au/";
 /// Webhook endpoint → its deliveries (jobs).
 pub const WEBHOOK_DELIVERY: &[u8] = b"wd/";
 

@@ -402,6 +402,46 @@ impl Store {
         })
     }
 
+    /// Orders by id descending (newest first), starting below `before`:
+    /// for list pages.
+    pub fn orders_before(
+        &self,
+        before: Option<OrderId>,
+    ) -> impl Iterator<Item = Result<Order, StoreError>> + '_ {
+        let end = match before {
+            Some(id) => keys::order(id),
+            None => {
+                let mut e = keys::ORDER.to_vec();
+                *e.last_mut().expect("the prefix is not empty") += 1;
+                e
+            }
+        };
+        self.data.range(keys::ORDER.to_vec()..end).rev().map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+    }
+
+    /// Appends to the audit log.
+    pub fn audit<T: Serialize>(&self, entry: &T) -> Result<u64, StoreError> {
+        let seq = self.next_id()?;
+        self.put(&keys::key(keys::AUDIT, &[&seq.to_be_bytes()]), entry)?;
+        Ok(seq)
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_log<T: DeserializeOwned>(&self, limit: usize) -> Result<Vec<T>, StoreError> {
+        self.data
+            .scan_prefix(keys::AUDIT)
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
     pub fn history(&self, id: OrderId) -> Result<Vec<HistoryEntry>, StoreError> {
         self.list(&keys::history_prefix(id))
     }
@@ -473,6 +513,17 @@ impl Store {
 
     pub fn put_channel(&self, channel: &Channel) -> Result<(), StoreError> {
         self.put(&keys::named(keys::CHANNEL, channel.id.as_str()), channel)
+    }
+
+    /// Whether any order belongs to the channel.
+    pub fn channel_has_orders(&self, channel: &str) -> Result<bool, StoreError> {
+        let mut prefix = keys::key(keys::BY_PLATFORM, &[channel.as_bytes()]);
+        prefix.push(0);
+        Ok(self.data.scan_prefix(prefix).next().transpose()?.is_some())
+    }
+
+    pub fn remove_channel(&self, id: &str) -> Result<bool, StoreError> {
+        self.remove_record(keys::CHANNEL, id)
     }
 
     pub fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
@@ -816,7 +867,7 @@ impl Store {
 }
 
 /// A job with where it stands.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobRecord {
     pub job: Job,
     /// Set while the job is active.

@@ -1,0 +1,271 @@
+//! Errors as `application/problem+json` (RFC 9457), and the JSON body
+//! extractor that turns every bad body into one.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthError;
+use crate::engine::EngineError;
+use crate::outbox::OutboxError;
+use crate::store::StoreError;
+
+/// A problem: `type` is stable and names the kind of refusal; `detail`
+/// says what was wrong and what is allowed; `field` names the part of the
+/// request at fault, where one is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An API refusal.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    slug: &'static str,
+    detail: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            slug,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// 422 naming the field at fault.
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!("request failed: {detail}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the host failed: {detail}"),
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:statusport:problem:{}", self.slug),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let detail = e.to_string();
+        match e {
+            EngineError::OrderNotFound(_) | EngineError::RuleNotFound(_) => {
+                ApiError::not_found(detail)
+            }
+            EngineError::ChannelNotFound { .. } => ApiError::invalid("channel", detail),
+            EngineError::PluginMissing { .. } => ApiError::conflict(detail),
+            EngineError::UnknownStatus { .. } => ApiError::invalid("status", detail),
+            EngineError::TransitionNotAllowed { .. }
+            | EngineError::RuleLoop { .. }
+            | EngineError::NotApplicable(_)
+            | EngineError::NothingToRollBack(_)
+            | EngineError::Conflict { .. }
+            | EngineError::InUse(_) => ApiError::conflict(detail),
+            EngineError::InvalidRule { .. } => ApiError::invalid("rule", detail),
+            EngineError::InvalidTemplate { .. } => ApiError::invalid("template", detail),
+            EngineError::Invalid(message) => {
+                // Engine messages start with the field they are about
+                // (`order currency: …`, `packages[0].carrier …`).
+                let field = message
+                    .split([':', ' '])
+                    .next()
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or("body")
+                    .to_owned();
+                ApiError::invalid(field, message)
+            }
+            EngineError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<OutboxError> for ApiError {
+    fn from(e: OutboxError) -> Self {
+        match e {
+            OutboxError::NotFound(_) => ApiError::not_found(e.to_string()),
+            OutboxError::NotFailed { .. } => ApiError::conflict(e.to_string()),
+            OutboxError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Invalid(message) => {
+                let field = message.split(':').next().unwrap_or("body").to_owned();
+                ApiError::invalid(field, message)
+            }
+            AuthError::NotFound(_) => ApiError::not_found(e.to_string()),
+            AuthError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// A JSON body: refused with 415 when it is not JSON, 413 over the size
+/// limit, 400 when it does not parse, and 422 naming the field when it does
+/// not fit (unknown fields included).
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v == "application/json" || v.ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "the body must be JSON: send it with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload-too-large",
+                        "the body is larger than the host takes (api.max_body_bytes); split the request",
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text())
+                }
+            })?;
+        parse(&bytes).map(Body)
+    }
+}
+
+/// An optional body: none at all is `None`; anything else must be JSON.
+impl<S, T> axum::extract::OptionalFromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+            || (req.headers().get(header::CONTENT_TYPE).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none()
+                && req.headers().get(header::CONTENT_LENGTH).is_none());
+        if empty {
+            return Ok(None);
+        }
+        <Body<T> as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
+/// Parses a JSON body, naming the field a problem is in.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => {
+            de.end().map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    format!("the body is not valid JSON: {e}"),
+                )
+            })?;
+            Ok(value)
+        }
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    format!("the body is not valid JSON: {inner}"),
+                ));
+            }
+            let field = if path == "." { "body".to_owned() } else { path };
+            let detail = format!("{field}: {inner}");
+            Err(ApiError::invalid(field, detail))
+        }
+    }
+}

@@ -1,0 +1,917 @@
+//! Orders: create or import, read, list and search, events, manual changes
+//! and shipments.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, Body, Caller, State, event_id, reply};
+use crate::auth::Role;
+use crate::domain::event::{Event, EventKind, HistoryEntry};
+use crate::domain::job::{JobOutcome, Receipt};
+use crate::domain::money::Money;
+use crate::domain::order::{Order, OrderId, ShipmentRecord};
+use crate::domain::platform::Dimension;
+use crate::domain::shipment::Package;
+use crate::engine::rule::StatusRef;
+use crate::engine::{NewOrder, Outcome};
+use crate::store::JobRecord;
+
+pub fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(order_history))
+        .routes(routes!(order_jobs))
+        .routes(routes!(post_event))
+        .routes(routes!(set_status))
+        .routes(routes!(cancel))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(assign))
+        .routes(routes!(move_customer))
+        .routes(routes!(complete_payment))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(rollback))
+        .routes(routes!(add_shipment, list_shipments))
+        .routes(routes!(shipment_done))
+        .routes(routes!(customer_orders))
+        .routes(routes!(article_orders))
+}
+
+/// The order behind a path id, if the caller may see it.
+fn load(state: &State, caller: &Caller, id: u64) -> Result<Order, ApiError> {
+    let order = state
+        .store
+        .order(OrderId(id))?
+        .ok_or_else(|| ApiError::not_found(format!("order {id} does not exist")))?;
+    caller.order(&order)?;
+    Ok(order)
+}
+
+/// Create an order, or import one a platform already has. Idempotent on
+/// channel + platform order id: the same order sent again answers 200 with
+/// the order as it is.
+#[utoipa::path(post, path = "/api/orders", tag = "orders", request_body = NewOrder,
+    responses(
+        (status = 201, description = "created", body = Order),
+        (status = 200, description = "the order existed already", body = Order),
+        (status = 401, body = super::Problem), (status = 403, body = super::Problem),
+        (status = 413, body = super::Problem), (status = 422, body = super::Problem),
+    ))]
+async fn create_order(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Body(new): Body<NewOrder>,
+) -> Result<Response, ApiError> {
+    if caller.role() != Role::Connector {
+        caller.operator("create orders")?;
+    }
+    caller.channel(&new.channel)?;
+    let (order, created) = state
+        .engine
+        .create_order(new, caller.actor(), caller.role().approves())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(reply(status, order))
+}
+
+/// Filters of an order list.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<u64>,
+    /// Orders per page (default `api.default_page_size`, at most
+    /// `api.max_page_size`).
+    pub limit: Option<usize>,
+    /// `dimension:code`, e.g. `order:processing`.
+    #[param(value_type = Option<String>)]
+    pub status: Option<StatusRef>,
+    pub channel: Option<String>,
+    /// The payment dimension's status, e.g. `paid`.
+    pub payment_status: Option<String>,
+    pub payment_method: Option<String>,
+    /// Created at or after (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Timestamp>,
+    /// Created before (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<Timestamp>,
+    /// The order with this order number.
+    pub number: Option<String>,
+    /// The order with this invoice number.
+    pub invoice: Option<String>,
+    /// Orders of this customer.
+    pub customer: Option<String>,
+}
+
+impl OrderQuery {
+    pub fn matches(&self, order: &Order) -> bool {
+        self.status
+            .as_ref()
+            .is_none_or(|s| order.status(s.dimension) == Some(s.code.as_str()))
+            && self
+                .channel
+                .as_deref()
+                .is_none_or(|c| order.channel.as_str() == c)
+            && self
+                .payment_status
+                .as_deref()
+                .is_none_or(|p| order.status(Dimension::Payment) == Some(p))
+            && self
+                .payment_method
+                .as_deref()
+                .is_none_or(|m| order.payment_method == m)
+            && self.from.is_none_or(|t| order.created >= t)
+            && self.to.is_none_or(|t| order.created < t)
+            && self.customer.as_deref().is_none_or(|c| order.customer == c)
+    }
+
+    /// Holds a connector to its channel.
+    pub fn scope(&mut self, caller: &Caller) -> Result<(), ApiError> {
+        if let Some(own) = caller.own_channel() {
+            match &self.channel {
+                Some(asked) => caller.channel(asked)?,
+                None => self.channel = Some(own.to_owned()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One page of orders, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<u64>,
+}
+
+/// How many orders one page may look at before it answers with what it
+/// found and a cursor to go on from.
+const SCAN_LIMIT: usize = 100_000;
+
+/// List orders newest first, filtered, a page at a time; `number` or
+/// `invoice` finds one order.
+#[utoipa::path(get, path = "/api/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, body = OrderPage), (status = 401, body = super::Problem),
+        (status = 403, body = super::Problem), (status = 422, body = super::Problem)))]
+async fn list_orders(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    query: Result<Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(mut query) = query.map_err(query_error)?;
+    query.scope(&caller)?;
+    let limit = page_size(&state, query.limit)?;
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || -> Result<OrderPage, ApiError> {
+        let single = match (&query.number, &query.invoice) {
+            (Some(n), _) => Some(store.order_by_number(n)?),
+            (None, Some(i)) => Some(store.order_by_invoice(i)?),
+            (None, None) => None,
+        };
+        if let Some(found) = single {
+            let orders = found.into_iter().filter(|o| query.matches(o)).collect();
+            return Ok(OrderPage {
+                orders,
+                next_cursor: None,
+            });
+        }
+        let mut orders = Vec::new();
+        let mut last = None;
+        let mut scanned = 0usize;
+        let mut more = false;
+        if let Some(customer) = query.customer.clone() {
+            let ids = store.orders_of_customer(&customer)?;
+            for id in ids
+                .into_iter()
+                .filter(|id| query.cursor.is_none_or(|c| id.0 < c))
+            {
+                if orders.len() == limit {
+                    more = true;
+                    break;
+                }
+                if let Some(order) = store.order(id)?
+                    && query.matches(&order)
+                {
+                    last = Some(order.id.0);
+                    orders.push(order);
+                }
+            }
+        } else {
+            for order in store.orders_before(query.cursor.map(OrderId)) {
+                let order = order?;
+                if orders.len() == limit || scanned == SCAN_LIMIT {
+                    more = true;
+                    break;
+                }
+                scanned += 1;
+                last = Some(order.id.0);
+                if query.matches(&order) {
+                    orders.push(order);
+                }
+            }
+        }
+        Ok(OrderPage {
+            orders,
+            next_cursor: if more { last } else { None },
+        })
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(reply(StatusCode::OK, page))
+}
+
+pub fn page_size(state: &State, limit: Option<usize>) -> Result<usize, ApiError> {
+    let max = state.config.max_page_size;
+    match limit {
+        None => Ok(state.config.default_page_size),
+        Some(n) if n == 0 || n > max => Err(ApiError::invalid(
+            "limit",
+            format!("limit: {n} is outside 1 ..= {max} (api.max_page_size)"),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// A query string that does not parse, as a 422 naming the parameter.
+pub fn query_error(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text)
+        .to_owned();
+    let field = detail
+        .split(['`', ':'])
+        .find(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .unwrap_or("query")
+        .to_owned();
+    ApiError::invalid(field, format!("query: {detail}"))
+}
+
+/// Read one order.
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    responses((status = 200, body = Order), (status = 403, body = super::Problem),
+        (status = 404, body = super::Problem)))]
+async fn get_order(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    Ok(reply(StatusCode::OK, load(&state, &caller, id)?))
+}
+
+/// An order's history: every change, who made it, by which event and rule.
+#[utoipa::path(get, path = "/api/orders/{id}/history", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = super::Problem)))]
+async fn order_history(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    load(&state, &caller, id)?;
+    Ok(reply(StatusCode::OK, state.store.history(OrderId(id))?))
+}
+
+/// An order's outbox jobs: pushes, uploads, mail, SMS, webhooks, with
+/// their attempts and receipts.
+#[utoipa::path(get, path = "/api/orders/{id}/jobs", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    responses((status = 200, body = Vec<JobRecord>), (status = 404, body = super::Problem)))]
+async fn order_jobs(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    load(&state, &caller, id)?;
+    Ok(reply(
+        StatusCode::OK,
+        state.store.jobs_of_order(OrderId(id))?,
+    ))
+}
+
+/// An event for an order.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventRequest {
+    /// Makes the event idempotent: the same id is applied once however
+    /// often it is sent. Use the id of what happened (the payment's id, the
+    /// shipment's id); the host makes one when it is missing.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub event: EventKind,
+}
+
+/// Post an event: payment matched, shipment added or done, picked, packing
+/// slip printed, delivery number, delivered quantity, expected delivery
+/// date, a status the platform reports, … The rules run on it.
+#[utoipa::path(post, path = "/api/orders/{id}/events", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = EventRequest,
+    responses((status = 200, body = Outcome), (status = 403, body = super::Problem),
+        (status = 404, body = super::Problem), (status = 409, body = super::Problem),
+        (status = 422, body = super::Problem)))]
+async fn post_event(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<EventRequest>,
+) -> Result<Response, ApiError> {
+    let what = match &request.event {
+        EventKind::Approved | EventKind::Rejected => Some(Permission::Approve),
+        EventKind::Pause
+        | EventKind::Resume
+        | EventKind::Assign { .. }
+        | EventKind::MoveCustomer { .. }
+        | EventKind::Manual => Some(Permission::Operate),
+        EventKind::TimePassed | EventKind::GoodsReceived { .. } => {
+            return Err(ApiError::invalid(
+                "event.type",
+                "event.type: time_passed and goods_received are raised by the host itself (timers, stock); post another event",
+            ));
+        }
+        _ => None,
+    };
+    apply(&state, &caller, id, request.id, request.event, what).await
+}
+
+enum Permission {
+    Operate,
+    Approve,
+}
+
+/// Checks the caller, then applies `kind` to order `id`.
+async fn apply(
+    state: &State,
+    caller: &Caller,
+    id: u64,
+    event: Option<String>,
+    kind: EventKind,
+    permission: Option<Permission>,
+) -> Result<Response, ApiError> {
+    match permission {
+        Some(Permission::Approve) => {
+            caller.require(&[Role::Admin, Role::Approver], "approve or reject orders")?
+        }
+        Some(Permission::Operate) => caller.operator("do that to orders")?,
+        None if caller.role() == Role::Connector => {}
+        None => caller.operator("change orders")?,
+    }
+    load(state, caller, id)?;
+    let name = match &kind {
+        EventKind::SetStatus { .. } => "status",
+        _ => "event",
+    };
+    let event = Event {
+        id: event.unwrap_or_else(|| event_id(caller, name)),
+        order: OrderId(id),
+        actor: caller.actor(),
+        kind,
+    };
+    let outcome = state.engine.apply(event).await?;
+    Ok(reply(StatusCode::OK, outcome))
+}
+
+/// A manual status change.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    pub dimension: Dimension,
+    pub to: String,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Set a status by hand; refused with 409 when the plugin allows no such
+/// move.
+#[utoipa::path(post, path = "/api/orders/{id}/status", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = StatusRequest,
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem),
+        (status = 422, body = super::Problem)))]
+async fn set_status(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<StatusRequest>,
+) -> Result<Response, ApiError> {
+    let kind = EventKind::SetStatus {
+        dimension: request.dimension,
+        to: request.to,
+    };
+    apply(&state, &caller, id, request.id, kind, None).await
+}
+
+/// Cancel with or without telling the customer.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Send the cancellation mail / SMS the rules plan (default true).
+    #[serde(default)]
+    pub notify: Option<bool>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Cancel an order: its order status goes to the plugin's cancelled status.
+#[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = CancelRequest,
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem)))]
+async fn cancel(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<CancelRequest>,
+) -> Result<Response, ApiError> {
+    let kind = EventKind::Cancel {
+        notify: request.notify.unwrap_or(true),
+    };
+    apply(&state, &caller, id, request.id, kind, None).await
+}
+
+/// Optional idempotency id of a simple action.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// The body of an action whose body may be left out.
+fn action(body: Option<Body<ActionRequest>>) -> Option<String> {
+    body.and_then(|Body(b)| b.id)
+}
+
+/// Pause an order: no rule fires for it until it is resumed.
+#[utoipa::path(post, path = "/api/orders/{id}/pause", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    request_body(content = Option<ActionRequest>),
+    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
+async fn pause(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    body: Option<Body<ActionRequest>>,
+) -> Result<Response, ApiError> {
+    let permission = Some(Permission::Operate);
+    apply(
+        &state,
+        &caller,
+        id,
+        action(body),
+        EventKind::Pause,
+        permission,
+    )
+    .await
+}
+
+/// Resume a paused order.
+#[utoipa::path(post, path = "/api/orders/{id}/resume", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    request_body(content = Option<ActionRequest>),
+    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
+async fn resume(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    body: Option<Body<ActionRequest>>,
+) -> Result<Response, ApiError> {
+    let permission = Some(Permission::Operate);
+    apply(
+        &state,
+        &caller,
+        id,
+        action(body),
+        EventKind::Resume,
+        permission,
+    )
+    .await
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The operator; `null` unassigns.
+    pub to: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Assign an order to an operator.
+#[utoipa::path(post, path = "/api/orders/{id}/assign", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = AssignRequest,
+    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+async fn assign(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<AssignRequest>,
+) -> Result<Response, ApiError> {
+    let kind = EventKind::Assign { to: request.to };
+    apply(
+        &state,
+        &caller,
+        id,
+        request.id,
+        kind,
+        Some(Permission::Operate),
+    )
+    .await
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRequest {
+    pub customer: String,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Move an order to another customer.
+#[utoipa::path(post, path = "/api/orders/{id}/customer", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = CustomerRequest,
+    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+async fn move_customer(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<CustomerRequest>,
+) -> Result<Response, ApiError> {
+    let kind = EventKind::MoveCustomer {
+        customer: request.customer,
+    };
+    apply(
+        &state,
+        &caller,
+        id,
+        request.id,
+        kind,
+        Some(Permission::Operate),
+    )
+    .await
+}
+
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    /// The payment's reference (bank statement line, provider id).
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Complete an order whose payment callback was lost: the payment counts
+/// as matched, and the rules run as if the callback had come.
+#[utoipa::path(post, path = "/api/orders/{id}/complete-payment", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = PaymentRequest,
+    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
+async fn complete_payment(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<PaymentRequest>,
+) -> Result<Response, ApiError> {
+    let reference = Some(
+        request
+            .reference
+            .unwrap_or_else(|| format!("completed by {}", caller.owner())),
+    );
+    let kind = EventKind::PaymentMatched { reference };
+    apply(
+        &state,
+        &caller,
+        id,
+        request.id,
+        kind,
+        Some(Permission::Operate),
+    )
+    .await
+}
+
+/// Approve an order waiting for approval (approvers and admins).
+#[utoipa::path(post, path = "/api/orders/{id}/approve", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    request_body(content = Option<ActionRequest>),
+    responses((status = 200, body = Outcome), (status = 403, body = super::Problem),
+        (status = 422, body = super::Problem)))]
+async fn approve(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    body: Option<Body<ActionRequest>>,
+) -> Result<Response, ApiError> {
+    let permission = Some(Permission::Approve);
+    apply(
+        &state,
+        &caller,
+        id,
+        action(body),
+        EventKind::Approved,
+        permission,
+    )
+    .await
+}
+
+/// Reject an order waiting for approval (approvers and admins).
+#[utoipa::path(post, path = "/api/orders/{id}/reject", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    request_body(content = Option<ActionRequest>),
+    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
+async fn reject(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    body: Option<Body<ActionRequest>>,
+) -> Result<Response, ApiError> {
+    let permission = Some(Permission::Approve);
+    apply(
+        &state,
+        &caller,
+        id,
+        action(body),
+        EventKind::Rejected,
+        permission,
+    )
+    .await
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    pub dimension: Dimension,
+    /// Run the rules on the restored status (default false).
+    #[serde(default)]
+    pub rerun_rules: bool,
+}
+
+/// Roll a dimension back to the status before its last change.
+#[utoipa::path(post, path = "/api/orders/{id}/rollback", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = RollbackRequest,
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem)))]
+async fn rollback(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<RollbackRequest>,
+) -> Result<Response, ApiError> {
+    caller.operator("roll orders back")?;
+    load(&state, &caller, id)?;
+    let outcome = state
+        .engine
+        .rollback(
+            OrderId(id),
+            request.dimension,
+            caller.actor(),
+            request.rerun_rules,
+        )
+        .await?;
+    Ok(reply(StatusCode::OK, outcome))
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentRequest {
+    /// Your id of the shipment; adding the same id twice is refused.
+    pub shipment_id: String,
+    pub packages: Vec<Package>,
+    /// Already handed to the carrier.
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// Add a shipment with its packages and tracking numbers.
+#[utoipa::path(post, path = "/api/orders/{id}/shipments", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")), request_body = ShipmentRequest,
+    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+async fn add_shipment(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Body(request): Body<ShipmentRequest>,
+) -> Result<Response, ApiError> {
+    let event = format!("shipment:{id}:{}", request.shipment_id);
+    let kind = EventKind::ShipmentAdded {
+        shipment_id: request.shipment_id,
+        packages: request.packages,
+        done: request.done,
+    };
+    apply(&state, &caller, id, Some(event), kind, None).await
+}
+
+/// Mark a shipment as handed to the carrier.
+#[utoipa::path(post, path = "/api/orders/{id}/shipments/{shipment}/done", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id"),
+        ("shipment" = String, Path, description = "The shipment's id")),
+    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+async fn shipment_done(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path((id, shipment)): Path<(u64, String)>,
+) -> Result<Response, ApiError> {
+    let event = format!("shipment-done:{id}:{shipment}");
+    let kind = EventKind::ShipmentDone {
+        shipment_id: shipment,
+    };
+    apply(&state, &caller, id, Some(event), kind, None).await
+}
+
+/// A shipment with what the platform answered to its upload.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShipmentView {
+    pub shipment: ShipmentRecord,
+    /// `pending`, `failed`, `delivered`, `dropped`, or `none` when no upload
+    /// was planned (a plugin without shipment upload, a rule without it).
+    pub upload: String,
+    pub receipts: Vec<Receipt>,
+}
+
+/// An order's shipments with their platform receipts.
+#[utoipa::path(get, path = "/api/orders/{id}/shipments", tag = "orders",
+    params(("id" = u64, Path, description = "The order's id")),
+    responses((status = 200, body = Vec<ShipmentView>), (status = 404, body = super::Problem)))]
+async fn list_shipments(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    let order = load(&state, &caller, id)?;
+    let jobs = state.store.jobs_of_order(order.id)?;
+    let views: Vec<ShipmentView> = order
+        .shipments
+        .into_iter()
+        .map(|shipment| {
+            let mut upload = "none".to_owned();
+            let mut receipts = Vec::new();
+            for record in &jobs {
+                let crate::domain::event::JobKind::UploadShipment { shipment_id } =
+                    &record.job.kind
+                else {
+                    continue;
+                };
+                if *shipment_id != shipment.id {
+                    continue;
+                }
+                upload = match (&record.state, &record.done) {
+                    (_, Some(done)) => match &done.outcome {
+                        JobOutcome::Delivered { receipt } => {
+                            receipts.push(receipt.clone());
+                            "delivered".into()
+                        }
+                        JobOutcome::Dropped { .. } => "dropped".into(),
+                    },
+                    (Some(s), None) => format!("{:?}", s.status).to_lowercase(),
+                    (None, None) => "pending".into(),
+                };
+            }
+            ShipmentView {
+                shipment,
+                upload,
+                receipts,
+            }
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, views))
+}
+
+/// A customer's orders, newest first.
+#[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
+    params(("customer" = String, Path, description = "The customer's id")),
+    responses((status = 200, body = Vec<Order>)))]
+async fn customer_orders(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(customer): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut orders = Vec::new();
+    for id in state.store.orders_of_customer(&customer)? {
+        if let Some(order) = state.store.order(id)?
+            && caller.order(&order).is_ok()
+        {
+            orders.push(order);
+        }
+    }
+    Ok(reply(StatusCode::OK, orders))
+}
+
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ArticleQuery {
+    /// Match every article number starting with the given one.
+    #[serde(default)]
+    pub prefix: bool,
+    /// Created at or after (RFC 3339; default: the beginning).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Timestamp>,
+    /// Created before (RFC 3339; default: now).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<Timestamp>,
+}
+
+/// One order holding the article.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ArticleOrder {
+    pub order: OrderId,
+    pub number: String,
+    pub channel: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+    pub quantity: u64,
+    pub amount: Money,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ArticleReport {
+    pub orders: Vec<ArticleOrder>,
+    pub quantity: u64,
+    /// Amount totals, one per currency.
+    pub amounts: BTreeMap<String, Money>,
+}
+
+/// Orders holding an article (or an article number prefix) in a time
+/// range, with quantity and amount totals.
+#[utoipa::path(get, path = "/api/articles/{article}/orders", tag = "orders",
+    params(("article" = String, Path, description = "The article number or its prefix"),
+        ArticleQuery),
+    responses((status = 200, body = ArticleReport), (status = 422, body = super::Problem)))]
+async fn article_orders(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(article): Path<String>,
+    query: Result<Query<ArticleQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(query_error)?;
+    let from = query.from.unwrap_or(Timestamp::UNIX_EPOCH);
+    let to = query.to.unwrap_or_else(Timestamp::now);
+    if from >= to {
+        return Err(ApiError::invalid("from", "from: must be before to"));
+    }
+    let mut report = ArticleReport {
+        orders: Vec::new(),
+        quantity: 0,
+        amounts: BTreeMap::new(),
+    };
+    let matches = |a: &str| {
+        if query.prefix {
+            a.starts_with(article.as_str())
+        } else {
+            a == article
+        }
+    };
+    for id in state.store.orders_with_article(&article, from, to)? {
+        let Some(order) = state.store.order(id)? else {
+            continue;
+        };
+        if caller.order(&order).is_err() {
+            continue;
+        }
+        let mut quantity = 0u64;
+        let mut amount = Money::new(0, order.shipping.currency);
+        for line in order.lines.iter().filter(|l| matches(&l.article)) {
+            quantity += u64::from(line.quantity);
+            if let Some(total) = line.total()
+                && let Some(sum) = amount.plus(total)
+            {
+                amount = sum;
+            }
+        }
+        if quantity == 0 {
+            continue;
+        }
+        report.quantity += quantity;
+        let key = amount.currency.to_string();
+        let sum = report
+            .amounts
+            .get(&key)
+            .and_then(|s| s.plus(amount))
+            .unwrap_or(amount);
+        report.amounts.insert(key, sum);
+        report.orders.push(ArticleOrder {
+            order: order.id,
+            number: order.number,
+            channel: order.channel.to_string(),
+            created: order.created,
+            quantity,
+            amount,
+        });
+    }
+    Ok(reply(StatusCode::OK, report))
+}
