@@ -101,6 +101,8 @@ pub struct PluginConfig {
     pub memory_mib: u64,
     /// Plugin calls running at once.
     pub concurrent_calls: u32,
+    /// Where compiled plugin code is cached (default: `<data_dir>/compiled`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for PluginConfig {
@@ -110,6 +112,7 @@ impl Default for PluginConfig {
             deadline_ms: limits.deadline.as_millis() as u64,
             memory_mib: (limits.memory_bytes / (1024 * 1024)) as u64,
             concurrent_calls: limits.concurrent_calls,
+            cache_dir: None,
         }
     }
 }
@@ -268,7 +271,10 @@ impl Config {
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.data_dir.join("compiled")
+        self.plugins
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("compiled"))
     }
 
     /// Where mail goes without an SMTP relay.

@@ -6,8 +6,9 @@
 //! - `demo`: builds the plugins and the host, then shows what the host
 //!   makes of each bundled plugin (`statusport plugin list` and
 //!   `statusport plugin check`).
-//! - `test`: builds the plugins once, installs the test SMTP server
-//!   (aiosmtpd, with pip) when missing, then runs every test.
+//! - `test`: builds the plugins once, installs the Python tools the tests
+//!   use (aiosmtpd, openapi-spec-validator; with pip) when missing, then
+//!   runs every test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,24 +144,37 @@ fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(&tmp, to).with_context(|| format!("cannot write {}", to.display()))
 }
 
-/// The outbox tests mail through a real SMTP server: aiosmtpd, from PyPI.
-fn ensure_smtp_server() -> anyhow::Result<()> {
-    let present = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .context("python3 is needed for the test SMTP server; install Python 3")?
-        .success();
-    if present {
-        return Ok(());
+/// Python tools the tests use, from PyPI: (module, package, what for).
+const PYTHON_TOOLS: &[(&str, &str, &str)] = &[
+    ("aiosmtpd", "aiosmtpd", "the test SMTP server"),
+    (
+        "openapi_spec_validator",
+        "openapi-spec-validator",
+        "the OpenAPI document check",
+    ),
+];
+
+/// Installs the Python tools the tests use when they are missing.
+fn ensure_python_tools() -> anyhow::Result<()> {
+    for (module, package, what) in PYTHON_TOOLS {
+        let present = Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .status()
+            .with_context(|| format!("python3 is needed for {what}; install Python 3"))?
+            .success();
+        if present {
+            continue;
+        }
+        eprintln!("installing {package} ({what}) with pip");
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", package]);
+        run(pip)?;
     }
-    eprintln!("installing aiosmtpd (the test SMTP server) with pip");
-    let mut pip = Command::new("python3");
-    pip.args(["-m", "pip", "install", "--quiet", "aiosmtpd"]);
-    run(pip)
+    Ok(())
 }
 
 fn test(root: &Path) -> anyhow::Result<()> {
-    ensure_smtp_server()?;
+    ensure_python_tools()?;
     // The CLI tests run the `statusport` binary, which `cargo test` builds
     // only for the host crate's own tests.
     let mut build = cargo();

@@ -93,6 +93,7 @@ fn find_rule(state: &State, id: &str) -> Result<Rule, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("rule \"{id}\" does not exist")))
 }
 
+/// One rule.
 #[utoipa::path(get, path = "/api/rules/{id}", tag = "config",
     params(("id" = String, Path, description = "The rule's id")),
     responses((status = 200, body = Rule), (status = 404, body = super::Problem)))]
@@ -121,6 +122,7 @@ async fn put_rule(
     Ok(reply(StatusCode::OK, rule))
 }
 
+/// Delete a rule; orders keep the history it wrote.
 #[utoipa::path(delete, path = "/api/rules/{id}", tag = "config",
     params(("id" = String, Path, description = "The rule's id")),
     responses((status = 204), (status = 404, body = super::Problem)))]
@@ -172,6 +174,7 @@ async fn export_rules(
 
 // ----- templates -----------------------------------------------------------
 
+/// Every message template: email, SMS and layouts.
 #[utoipa::path(get, path = "/api/templates", tag = "config",
     responses((status = 200, body = Vec<Template>)))]
 async fn list_templates(
@@ -202,6 +205,7 @@ async fn create_template(
     Ok(reply(StatusCode::CREATED, template))
 }
 
+/// One template.
 #[utoipa::path(get, path = "/api/templates/{name}", tag = "config",
     params(("name" = String, Path, description = "The template's name")),
     responses((status = 200, body = Template), (status = 404, body = super::Problem)))]
@@ -218,6 +222,7 @@ async fn get_template(
     Ok(reply(StatusCode::OK, template))
 }
 
+/// Create or replace a template; checked by rendering it with sample data.
 #[utoipa::path(put, path = "/api/templates/{name}", tag = "config",
     params(("name" = String, Path, description = "The template's name")), request_body = Template,
     responses((status = 200, body = Template), (status = 422, body = super::Problem)))]
@@ -327,6 +332,7 @@ async fn create_channel(
     Ok(reply(StatusCode::CREATED, masked(&state, channel)))
 }
 
+/// One channel; secret config values read `********`.
 #[utoipa::path(get, path = "/api/channels/{id}", tag = "config",
     params(("id" = String, Path, description = "The channel's id")),
     responses((status = 200, body = Channel), (status = 404, body = super::Problem)))]
@@ -444,6 +450,7 @@ async fn list_plugins(
     Ok(reply(StatusCode::OK, PluginList { plugins, refused }))
 }
 
+/// One loaded plugin: its statuses, transitions, carriers and config fields.
 #[utoipa::path(get, path = "/api/plugins/{id}", tag = "config",
     params(("id" = String, Path, description = "The plugin's id")),
     responses((status = 200, body = PluginView), (status = 404, body = super::Problem)))]
@@ -493,6 +500,7 @@ async fn list_webhooks(
     Ok(reply(StatusCode::OK, hooks))
 }
 
+/// Register a webhook endpoint; deliveries are signed with its secret.
 #[utoipa::path(post, path = "/api/webhooks", tag = "config", request_body = WebhookEndpoint,
     responses((status = 201, body = WebhookEndpoint), (status = 409, body = super::Problem),
         (status = 422, body = super::Problem)))]
@@ -512,6 +520,7 @@ async fn create_webhook(
     Ok(reply(StatusCode::CREATED, hide_secret(endpoint)))
 }
 
+/// One webhook endpoint; its secret reads `********`.
 #[utoipa::path(get, path = "/api/webhooks/{id}", tag = "config",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, body = WebhookEndpoint), (status = 404, body = super::Problem)))]
@@ -550,6 +559,7 @@ async fn put_webhook(
     Ok(reply(StatusCode::OK, hide_secret(endpoint)))
 }
 
+/// Remove a webhook endpoint; deliveries not made yet fail, naming it.
 #[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "config",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 204), (status = 404, body = super::Problem)))]

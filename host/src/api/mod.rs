@@ -19,7 +19,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use jiff::Timestamp;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -233,6 +232,47 @@ async fn count(req: Request, next: Next) -> Response {
 
 struct BearerAuth;
 
+/// Every route under `/api/` but the document answers 401 without a valid
+/// token: said once here rather than on each route.
+struct Unauthorized;
+
+impl Modify for Unauthorized {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description("no token, or one that is not valid")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "Problem",
+                    ))))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") || path == "/api/openapi.json" {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("401".into())
+                    .or_insert_with(|| RefOr::T(response.clone()));
+            }
+        }
+    }
+}
+
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -287,17 +327,12 @@ pub fn router(state: State) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let mut doc = doc;
     doc.merge(host_doc);
+    Unauthorized.modify(&mut doc);
     let document = Arc::new(doc.clone());
     let router = Router::new()
         .merge(api)
         .merge(host)
-        .route(
-            "/api/openapi.json",
-            get(move || {
-                let document = document.clone();
-                async move { Json(document.as_ref().clone()) }
-            }),
-        )
+        .layer(axum::Extension(document))
         .fallback(|| async {
             ApiError::not_found("no such route: the routes are listed in /api/openapi.json")
         })

@@ -33,6 +33,16 @@ pub fn host_routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(metrics))
+        .routes(routes!(openapi))
+}
+
+/// This document: every route, its parameters, bodies and answers.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "host", security(()),
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
+async fn openapi(
+    axum::Extension(document): axum::Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(document.as_ref().clone())
 }
 
 // ----- outbox ----------------------------------------------------------------
@@ -147,12 +157,65 @@ async fn bulk_dry_run(
     Body(spec): Body<BulkSpec>,
 ) -> Result<Response, ApiError> {
     caller.operator("run bulk jobs")?;
+    check_bulk(&state, &spec)?;
     let engine = state.engine.clone();
     let actor = caller.actor();
     let dry = tokio::task::spawn_blocking(move || engine.bulk_dry_run(&spec, &actor))
         .await
         .map_err(ApiError::internal)??;
     Ok(reply(StatusCode::OK, dry))
+}
+
+/// Refuses a bulk job whose status or rule nothing could reach, before it
+/// walks every order to change none.
+fn check_bulk(state: &State, spec: &BulkSpec) -> Result<(), ApiError> {
+    use crate::engine::bulk::BulkAction;
+    match &spec.action {
+        BulkAction::SetStatus { status } => {
+            let plugins: Vec<String> = match &spec.filter.channel {
+                Some(channel) => {
+                    let channel = state.store.channel(channel)?.ok_or_else(|| {
+                        ApiError::invalid(
+                            "filter.channel",
+                            format!("filter.channel: channel \"{channel}\" does not exist"),
+                        )
+                    })?;
+                    vec![channel.plugin]
+                }
+                None => state
+                    .store
+                    .channels()?
+                    .into_iter()
+                    .map(|c| c.plugin)
+                    .collect(),
+            };
+            let known = plugins.iter().any(|p| {
+                state
+                    .registry
+                    .as_ref()
+                    .and_then(|r| r.get(p))
+                    .is_some_and(|p| p.platform.status(status.dimension, &status.code).is_some())
+            });
+            if !known {
+                return Err(ApiError::invalid(
+                    "action.status",
+                    format!(
+                        "action.status: {status} is not a status of the plugins of the channels the filter covers ({})",
+                        plugins.join(", ")
+                    ),
+                ));
+            }
+        }
+        BulkAction::Rule { rule } => {
+            if !state.engine.rules().iter().any(|r| r.id == *rule) {
+                return Err(ApiError::invalid(
+                    "action.rule",
+                    format!("action.rule: rule \"{rule}\" does not exist"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a bulk job to its end in the background.
@@ -173,6 +236,7 @@ async fn start_bulk(
     Body(spec): Body<BulkSpec>,
 ) -> Result<Response, ApiError> {
     caller.operator("run bulk jobs")?;
+    check_bulk(&state, &spec)?;
     let job = state.engine.bulk_start(spec, caller.actor())?;
     run_bulk(state.engine.clone(), job.id.clone());
     Ok(reply(StatusCode::ACCEPTED, job))

@@ -17,7 +17,7 @@ use crate::auth::Role;
 use crate::domain::event::{Event, EventKind, HistoryEntry};
 use crate::domain::job::{JobOutcome, Receipt};
 use crate::domain::money::Money;
-use crate::domain::order::{Order, OrderId, ShipmentRecord};
+use crate::domain::order::{Customer, Order, OrderId, ShipmentRecord};
 use crate::domain::platform::Dimension;
 use crate::domain::shipment::Package;
 use crate::engine::rule::StatusRef;
@@ -43,6 +43,7 @@ pub fn routes() -> OpenApiRouter<State> {
         .routes(routes!(rollback))
         .routes(routes!(add_shipment, list_shipments))
         .routes(routes!(shipment_done))
+        .routes(routes!(get_customer, put_customer))
         .routes(routes!(customer_orders))
         .routes(routes!(article_orders))
 }
@@ -789,6 +790,74 @@ async fn list_shipments(
         })
         .collect();
     Ok(reply(StatusCode::OK, views))
+}
+
+/// A customer: the name, email and phone messages go to.
+#[utoipa::path(get, path = "/api/customers/{customer}", tag = "orders",
+    params(("customer" = String, Path, description = "The customer's id")),
+    responses((status = 200, body = Customer), (status = 404, body = super::Problem)))]
+async fn get_customer(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(customer): Path<String>,
+) -> Result<Response, ApiError> {
+    if caller.role() != Role::Connector {
+        caller.reader("read customers")?;
+    }
+    let found = state
+        .store
+        .customer(&customer)?
+        .ok_or_else(|| ApiError::not_found(format!("customer \"{customer}\" does not exist")))?;
+    Ok(reply(StatusCode::OK, found))
+}
+
+/// Create or update a customer (shops and ERPs send theirs with the
+/// orders).
+#[utoipa::path(put, path = "/api/customers/{customer}", tag = "orders",
+    params(("customer" = String, Path, description = "The customer's id")),
+    request_body = Customer,
+    responses((status = 200, body = Customer), (status = 422, body = super::Problem)))]
+async fn put_customer(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(customer): Body<Customer>,
+) -> Result<Response, ApiError> {
+    if caller.role() != Role::Connector {
+        caller.operator("change customers")?;
+    }
+    if customer.id != id {
+        return Err(ApiError::invalid(
+            "id",
+            format!(
+                "id: the body names \"{}\" but the path names \"{id}\"; they must match",
+                customer.id
+            ),
+        ));
+    }
+    if customer.id.trim().is_empty() || customer.id.len() > 200 {
+        return Err(ApiError::invalid("id", "id: must be 1–200 characters"));
+    }
+    if let Some(email) = &customer.email
+        && email.parse::<lettre::Address>().is_err()
+    {
+        return Err(ApiError::invalid(
+            "email",
+            format!("email: \"{email}\" is not an email address"),
+        ));
+    }
+    if let Some(phone) = &customer.phone
+        && !(phone.starts_with('+')
+            && phone.len() >= 8
+            && phone[1..].bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::invalid(
+            "phone",
+            format!("phone: \"{phone}\" must be in international form, e.g. +4915112345678"),
+        ));
+    }
+    state.store.put_customer(&customer)?;
+    Ok(reply(StatusCode::OK, customer))
 }
 
 /// A customer's orders, newest first.

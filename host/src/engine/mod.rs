@@ -513,6 +513,12 @@ impl Engine {
     pub fn import_rules(&self, toml_text: &str) -> Result<Vec<String>, EngineError> {
         let file = rule::RuleFile::parse(toml_text)
             .map_err(|e| EngineError::Invalid(format!("rule file: {e}")))?;
+        if file.rule.is_empty() {
+            return Err(EngineError::Invalid(
+                "rule file: holds no [[rule]] tables; see host/rulesets/*.toml for the format"
+                    .into(),
+            ));
+        }
         let mut problems = Vec::new();
         for r in &file.rule {
             if let Err(e) = self.check_rule(r) {
