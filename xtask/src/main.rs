@@ -3,9 +3,10 @@
 //! - `plugins`: builds every plugin for `wasm32-wasip2` (installing the
 //!   target with rustup when missing) into `dist/plugins/` (the bundled
 //!   platform plugins) and `target/fault-plugins/` (the test fixtures).
-//! - `demo`: builds the plugins and the host, then shows what the host
-//!   makes of each bundled plugin (`statusport plugin list` and
-//!   `statusport plugin check`).
+//! - `demo`: builds the plugins and the host (release), then runs
+//!   `statusport-demo`: fake platforms, `statusport serve` on `demo-data/`,
+//!   sample orders and a day of events through the API, a report, and the
+//!   host left running until Ctrl-C.
 //! - `test`: builds the plugins once, installs the Python tools the tests
 //!   use (aiosmtpd, openapi-spec-validator; with pip) when missing, then
 //!   runs every test.
@@ -45,7 +46,7 @@ fn main() -> anyhow::Result<()> {
             eprintln!("usage: cargo xtask <plugins|demo|test>");
             eprintln!("  plugins  build every plugin to dist/plugins and target/fault-plugins");
             eprintln!(
-                "  demo     build the plugins and the host, list and check the bundled plugins"
+                "  demo     build the plugins and the host, start it against fake platforms, play a day of orders"
             );
             eprintln!("  test     build the plugins, then run every test");
             std::process::exit(2);
@@ -194,21 +195,21 @@ fn test(root: &Path) -> anyhow::Result<()> {
 
 fn demo(root: &Path) -> anyhow::Result<()> {
     let mut build = cargo();
-    build
-        .current_dir(root)
-        .args(["build", "--release", "-p", "statusport"]);
+    build.current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "statusport",
+        "-p",
+        "statusport-tests",
+        "--bin",
+        "statusport",
+        "--bin",
+        "statusport-demo",
+    ]);
     run(build)?;
-    let bin = root.join("target").join("release").join("statusport");
-    let mut list = Command::new(&bin);
-    list.current_dir(root).args(["plugin", "list"]);
-    run(list)?;
-    for (_, file) in BUNDLED {
-        let mut check = Command::new(&bin);
-        check
-            .current_dir(root)
-            .args(["plugin", "check"])
-            .arg(Path::new("dist").join("plugins").join(file));
-        run(check)?;
-    }
-    Ok(())
+    let release = root.join("target").join("release");
+    let mut demo = Command::new(release.join("statusport-demo"));
+    demo.current_dir(root).arg(release.join("statusport"));
+    run(demo)
 }
