@@ -338,7 +338,7 @@ pub async fn order(client: &Client, command: OrderCommand) -> anyhow::Result<Exi
                     }
                     Err(e) => {
                         failed += 1;
-                        bar.println(format!("order {i}: {e}"));
+                        bar.suspend(|| eprintln!("order {i}: {e}"));
                         results.push(json!({"index": i, "error": e.to_string()}));
                     }
                 }

@@ -3,6 +3,7 @@
 //! operator would.
 
 mod access;
+mod cli;
 mod config;
 mod openapi;
 mod ops;
