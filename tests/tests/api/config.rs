@@ -20,6 +20,44 @@ async fn rules_are_created_read_replaced_and_deleted() {
     let (_, list) = api.get("/api/rules", &api.admin).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 
+    // A paused order is left alone by the rules until it is resumed.
+    let paused = api.order("gen", "g-0").await;
+    api.post(
+        &format!("/api/orders/{paused}/pause"),
+        &api.admin,
+        &json!({}),
+    )
+    .await;
+    let (_, body) = api
+        .post(
+            &format!("/api/orders/{paused}/events"),
+            &api.admin,
+            &json!({"event": {"type": "picked"}}),
+        )
+        .await;
+    assert_eq!(
+        body["order"]["statuses"]["order"]["code"], "received",
+        "{body}"
+    );
+    assert_eq!(
+        body["order"]["picked"], true,
+        "the event's own change applies"
+    );
+    api.post(
+        &format!("/api/orders/{paused}/resume"),
+        &api.admin,
+        &json!({}),
+    )
+    .await;
+    let (_, body) = api
+        .post(
+            &format!("/api/orders/{paused}/events"),
+            &api.admin,
+            &json!({"event": {"type": "manual"}}),
+        )
+        .await;
+    assert_eq!(body["outcome"], "applied", "{body}");
+
     // The rule works: an order picked moves to processing.
     let order = api.order("gen", "g-1").await;
     let (_, body) = api
