@@ -47,6 +47,25 @@ pub fn fault_path(name: &str) -> PathBuf {
     )
 }
 
+/// A folder `plugins` under `dir` holding copies of the bundled plugins and
+/// of the fault fixtures named in `faults`: a host's plugin directory.
+pub fn plugin_dir(dir: &std::path::Path, faults: &[&str]) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("the test can write its temp dir");
+    for id in ["generic", "woocommerce", "shopware6"] {
+        std::fs::copy(plugin_path(id), plugins.join(format!("{id}.wasm")))
+            .expect("the plugin copies");
+    }
+    for fault in faults {
+        std::fs::copy(
+            fault_path(fault),
+            plugins.join(format!("fault-{fault}.wasm")),
+        )
+        .expect("the fixture copies");
+    }
+    plugins
+}
+
 /// The `statusport` binary, built beside the test executables.
 pub fn statusport_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");

@@ -460,51 +460,55 @@ fn action(body: Option<Body<ActionRequest>>) -> Option<String> {
     body.and_then(|Body(b)| b.id)
 }
 
-/// Pause an order: no rule fires for it until it is resumed.
-#[utoipa::path(post, path = "/api/orders/{id}/pause", tag = "orders",
-    params(("id" = u64, Path, description = "The order's id")),
-    request_body(content = Option<ActionRequest>),
-    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
-async fn pause(
-    AxumState(state): AxumState<State>,
-    caller: Caller,
-    Path(id): Path<u64>,
-    body: Option<Body<ActionRequest>>,
-) -> Result<Response, ApiError> {
-    let permission = Some(Permission::Operate);
-    apply(
-        &state,
-        &caller,
-        id,
-        action(body),
-        EventKind::Pause,
-        permission,
-    )
-    .await
+/// A route that applies one event with no fields of its own; the body is
+/// optional and may carry only an idempotency `id`.
+macro_rules! action_route {
+    ($name:ident, $path:literal, $doc:literal, $kind:expr, $permission:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "orders",
+            params(("id" = u64, Path, description = "The order's id")),
+            request_body(content = Option<ActionRequest>),
+            responses((status = 200, body = Outcome), (status = 403, body = super::Problem),
+                (status = 404, body = super::Problem), (status = 422, body = super::Problem)))]
+        async fn $name(
+            AxumState(state): AxumState<State>,
+            caller: Caller,
+            Path(id): Path<u64>,
+            body: Option<Body<ActionRequest>>,
+        ) -> Result<Response, ApiError> {
+            apply(&state, &caller, id, action(body), $kind, Some($permission)).await
+        }
+    };
 }
 
-/// Resume a paused order.
-#[utoipa::path(post, path = "/api/orders/{id}/resume", tag = "orders",
-    params(("id" = u64, Path, description = "The order's id")),
-    request_body(content = Option<ActionRequest>),
-    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
-async fn resume(
-    AxumState(state): AxumState<State>,
-    caller: Caller,
-    Path(id): Path<u64>,
-    body: Option<Body<ActionRequest>>,
-) -> Result<Response, ApiError> {
-    let permission = Some(Permission::Operate);
-    apply(
-        &state,
-        &caller,
-        id,
-        action(body),
-        EventKind::Resume,
-        permission,
-    )
-    .await
-}
+action_route!(
+    pause,
+    "/api/orders/{id}/pause",
+    "Pause an order: no rule fires for it until it is resumed.",
+    EventKind::Pause,
+    Permission::Operate
+);
+action_route!(
+    resume,
+    "/api/orders/{id}/resume",
+    "Resume a paused order.",
+    EventKind::Resume,
+    Permission::Operate
+);
+action_route!(
+    approve,
+    "/api/orders/{id}/approve",
+    "Approve an order waiting for approval (approvers and admins).",
+    EventKind::Approved,
+    Permission::Approve
+);
+action_route!(
+    reject,
+    "/api/orders/{id}/reject",
+    "Reject an order waiting for approval (approvers and admins).",
+    EventKind::Rejected,
+    Permission::Approve
+);
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -603,53 +607,6 @@ async fn complete_payment(
         request.id,
         kind,
         Some(Permission::Operate),
-    )
-    .await
-}
-
-/// Approve an order waiting for approval (approvers and admins).
-#[utoipa::path(post, path = "/api/orders/{id}/approve", tag = "orders",
-    params(("id" = u64, Path, description = "The order's id")),
-    request_body(content = Option<ActionRequest>),
-    responses((status = 200, body = Outcome), (status = 403, body = super::Problem),
-        (status = 422, body = super::Problem)))]
-async fn approve(
-    AxumState(state): AxumState<State>,
-    caller: Caller,
-    Path(id): Path<u64>,
-    body: Option<Body<ActionRequest>>,
-) -> Result<Response, ApiError> {
-    let permission = Some(Permission::Approve);
-    apply(
-        &state,
-        &caller,
-        id,
-        action(body),
-        EventKind::Approved,
-        permission,
-    )
-    .await
-}
-
-/// Reject an order waiting for approval (approvers and admins).
-#[utoipa::path(post, path = "/api/orders/{id}/reject", tag = "orders",
-    params(("id" = u64, Path, description = "The order's id")),
-    request_body(content = Option<ActionRequest>),
-    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
-async fn reject(
-    AxumState(state): AxumState<State>,
-    caller: Caller,
-    Path(id): Path<u64>,
-    body: Option<Body<ActionRequest>>,
-) -> Result<Response, ApiError> {
-    let permission = Some(Permission::Approve);
-    apply(
-        &state,
-        &caller,
-        id,
-        action(body),
-        EventKind::Rejected,
-        permission,
     )
     .await
 }

@@ -32,15 +32,7 @@ pub struct Api {
 }
 
 pub fn config(dir: &std::path::Path) -> Config {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    for id in ["generic", "woocommerce", "shopware6"] {
-        std::fs::copy(
-            statusport_tests::plugin_path(id),
-            plugins.join(format!("{id}.wasm")),
-        )
-        .unwrap();
-    }
+    let plugins = statusport_tests::plugin_dir(dir, &[]);
     let mut config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.join("data"),

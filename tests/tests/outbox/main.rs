@@ -37,20 +37,7 @@ pub fn quick() -> OutboxConfig {
 /// A registry over a folder holding the bundled plugins and the trap
 /// fixture, with compiled code cached across tests.
 pub async fn registry(dir: &std::path::Path) -> Arc<Registry> {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    for id in ["generic", "woocommerce", "shopware6"] {
-        std::fs::copy(
-            statusport_tests::plugin_path(id),
-            plugins.join(format!("{id}.wasm")),
-        )
-        .unwrap();
-    }
-    std::fs::copy(
-        statusport_tests::fault_path("trap"),
-        plugins.join("fault-trap.wasm"),
-    )
-    .unwrap();
+    let plugins = statusport_tests::plugin_dir(dir, &["trap"]);
     let cache = statusport_tests::root()
         .join("target")
         .join("test-plugin-cache");
