@@ -30,6 +30,8 @@ pub struct Server {
     /// Where the first start wrote the admin token, when it made one.
     pub admin_token_file: Option<PathBuf>,
     outbox: Outbox,
+    /// Reloads the plugin folder when a file in it changes.
+    _plugin_watch: Option<crate::plugins::registry::Watch>,
     stop: watch::Sender<bool>,
     http: tokio::task::JoinHandle<()>,
     tick: tokio::task::JoinHandle<()>,
@@ -68,6 +70,13 @@ impl Server {
                 refusal.reason
             );
         }
+        let plugin_watch = match registry.watch() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("{e}; plugins change only at the next start");
+                None
+            }
+        };
         let engine = Arc::new(Engine::new(store.clone(), registry.clone())?);
         if engine.templates()?.is_empty() {
             rulesets::install_templates(&engine)?;
@@ -150,6 +159,7 @@ impl Server {
             tokens,
             admin_token_file,
             outbox,
+            _plugin_watch: plugin_watch,
             stop,
             http,
             tick,
