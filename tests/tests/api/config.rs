@@ -322,6 +322,18 @@ async fn plugins_and_webhooks() {
         api.get("/api/plugins/magento", &api.admin).await.0,
         StatusCode::NOT_FOUND
     );
+    // A plugin dropped into the folder while the host runs is loaded.
+    std::fs::copy(
+        statusport_tests::fault_path("trap"),
+        api.dir.path().join("plugins").join("fault-trap.wasm"),
+    )
+    .unwrap();
+    api.wait_for("/api/plugins", |p| {
+        p["plugins"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["id"] == "fault-trap"))
+    })
+    .await;
 
     let hook = json!({"id": "erp", "url": "https://erp.example.com/hooks", "events": ["order.paid"], "secret": "s3cret-s3cret-s3cret"});
     let (status, body) = api.post("/api/webhooks", &api.admin, &hook).await;
