@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, Body, Caller, State, event_id, reply};
 use crate::auth::Role;
-use crate::domain::event::{Event, EventKind, HistoryEntry};
+use crate::domain::event::{Event, EventKind, HistoryEntry, Stock};
 use crate::domain::job::{JobOutcome, Receipt};
 use crate::domain::money::Money;
 use crate::domain::order::{Customer, Order, OrderId, ShipmentRecord};
@@ -46,6 +46,8 @@ pub fn routes() -> OpenApiRouter<State> {
         .routes(routes!(get_customer, put_customer))
         .routes(routes!(customer_orders))
         .routes(routes!(article_orders))
+        .routes(routes!(get_stock))
+        .routes(routes!(goods_received))
 }
 
 /// The order behind a path id, if the caller may see it.
@@ -940,4 +942,67 @@ async fn article_orders(
         });
     }
     Ok(reply(StatusCode::OK, report))
+}
+
+/// An article's stock level.
+#[utoipa::path(get, path = "/api/stock/{article}", tag = "orders",
+    params(("article" = String, Path, description = "The article number")),
+    responses((status = 200, body = Stock), (status = 403, body = super::Problem)))]
+async fn get_stock(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(article): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.reader("read stock")?;
+    Ok(reply(StatusCode::OK, state.engine.stock(&article)?))
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoodsReceipt {
+    /// The goods receipt's id (the delivery note): the same id is booked
+    /// once.
+    pub id: String,
+    /// How many arrived; more than zero.
+    pub quantity: i64,
+}
+
+/// What a goods receipt did.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct GoodsBooked {
+    pub stock: Stock,
+    /// Orders holding the article that heard of it (when the stock was
+    /// empty before): their `goods_received` rules ran.
+    pub orders: Vec<OrderId>,
+}
+
+/// Book goods received for an article. When its stock was empty, every
+/// order holding it gets a `goods_received` event.
+#[utoipa::path(post, path = "/api/stock/{article}/receipts", tag = "orders",
+    params(("article" = String, Path, description = "The article number")),
+    request_body = GoodsReceipt,
+    responses((status = 200, body = GoodsBooked), (status = 403, body = super::Problem),
+        (status = 422, body = super::Problem)))]
+async fn goods_received(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(article): Path<String>,
+    Body(receipt): Body<GoodsReceipt>,
+) -> Result<Response, ApiError> {
+    caller.operator("book goods receipts")?;
+    if receipt.id.trim().is_empty() || receipt.id.len() > 200 {
+        return Err(ApiError::invalid("id", "id: must be 1–200 characters"));
+    }
+    if receipt.quantity <= 0 {
+        return Err(ApiError::invalid(
+            "quantity",
+            format!("quantity: must be more than 0, not {}", receipt.quantity),
+        ));
+    }
+    let orders = state
+        .engine
+        .goods_received(&article, receipt.quantity, &receipt.id)
+        .await?;
+    let stock = state.engine.stock(&article)?;
+    Ok(reply(StatusCode::OK, GoodsBooked { stock, orders }))
 }

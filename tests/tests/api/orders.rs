@@ -502,6 +502,30 @@ async fn article_search_and_exports() {
         .await;
     assert_eq!(report["quantity"], 0);
 
+    // Stock: a goods receipt is booked once.
+    let receipt = json!({"id": "DN-1", "quantity": 5});
+    let (status, body) = api
+        .post("/api/stock/A-101/receipts", &api.admin, &receipt)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stock"]["quantity"], 5);
+    api.post("/api/stock/A-101/receipts", &api.admin, &receipt)
+        .await;
+    let (_, stock) = api.get("/api/stock/A-101", &api.admin).await;
+    assert_eq!(
+        stock["quantity"], 5,
+        "the same receipt again changes nothing"
+    );
+    let (status, body) = api
+        .post(
+            "/api/stock/A-101/receipts",
+            &api.admin,
+            &json!({"id": "DN-2", "quantity": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "quantity");
+
     // Exports: every format, every matching order.
     let response = api
         .http
