@@ -124,18 +124,31 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidRule { .. } => ApiError::invalid("rule", detail),
             EngineError::InvalidTemplate { .. } => ApiError::invalid("template", detail),
             EngineError::Invalid(message) => {
-                // Engine messages start with the field they are about
-                // (`order currency: …`, `packages[0].carrier …`).
-                let field = message
-                    .split([':', ' '])
-                    .next()
-                    .filter(|f| !f.is_empty())
-                    .unwrap_or("body")
-                    .to_owned();
+                let field = field_of(&message);
                 ApiError::invalid(field, message)
             }
             EngineError::Store(e) => ApiError::internal(e),
         }
+    }
+}
+
+/// The field an engine message is about: its messages start with it
+/// (`order currency: …`, `packages[0].carrier "x" is not …`); one about
+/// the order as a whole (`order 17 has no shipment …`) names `order`.
+fn field_of(message: &str) -> String {
+    let head = message.split(':').next().unwrap_or_default();
+    let word = head
+        .strip_prefix("order ")
+        .unwrap_or(head)
+        .split(' ')
+        .next()
+        .unwrap_or_default();
+    if word.is_empty() {
+        "body".into()
+    } else if word.bytes().all(|b| b.is_ascii_digit()) {
+        "order".into()
+    } else {
+        word.to_owned()
     }
 }
 
@@ -267,5 +280,28 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let detail = format!("{field}: {inner}");
             Err(ApiError::invalid(field, detail))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn engine_messages_name_their_field() {
+        assert_eq!(
+            field_of("order currency: \"euro\" is not an ISO 4217 code"),
+            "currency"
+        );
+        assert_eq!(
+            field_of("packages[0].carrier \"pigeon\" is not a carrier of plugin x (known: dhl)"),
+            "packages[0].carrier"
+        );
+        assert_eq!(
+            field_of("order 17 has no shipment s-9 (known: s-1)"),
+            "order"
+        );
+        assert_eq!(field_of("to: must name an operator"), "to");
+        assert_eq!(field_of(""), "body");
     }
 }

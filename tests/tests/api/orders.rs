@@ -122,6 +122,7 @@ async fn bad_bodies_are_refused_naming_the_field() {
         body["detail"].as_str().unwrap().contains("currency"),
         "{body}"
     );
+    assert_eq!(body["field"], "currency", "{body}");
 
     let (status, body) = api
         .post("/api/orders", &api.admin, &new_order("nowhere", "x"))
