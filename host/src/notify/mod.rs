@@ -173,14 +173,23 @@ fn wrong_kind(name: &str, found: Option<TemplateKind>, wanted: TemplateKind) -> 
     }
 }
 
-/// minijinja's error with the line it points at.
+/// minijinja's error with the line it points at and, where it knows it,
+/// the expression at fault (`undefined value at \`order.nubmer\``).
 fn describe(e: &minijinja::Error) -> String {
+    let detail = e
+        .detail()
+        .map(str::to_owned)
+        .unwrap_or_else(|| e.kind().to_string());
+    let at = match (e.template_source(), e.range()) {
+        (Some(source), Some(range)) => source
+            .get(range)
+            .map(|s| format!(" at `{}`", s.trim()))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     match e.line() {
-        Some(line) => format!("line {line}: {}", e.detail().unwrap_or(&e.to_string())),
-        None => e
-            .detail()
-            .map(str::to_owned)
-            .unwrap_or_else(|| e.to_string()),
+        Some(line) => format!("line {line}: {detail}{at}"),
+        None => format!("{detail}{at}"),
     }
 }
 

@@ -164,7 +164,7 @@ async fn templates_are_checked_and_kept_while_used() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(
-        detail.contains("line 1") && detail.contains("undefined"),
+        detail.contains("line 1") && detail.contains("undefined value at `order.nubmer`"),
         "{body}"
     );
     assert_eq!(body["field"], "template");
