@@ -492,7 +492,11 @@ impl Engine {
         }
         for (i, result) in positions.into_iter().zip(self.store.commit_many(writes)) {
             steps[i] = Some(match result {
-                Ok(_) | Err(CommitError::EventApplied(_)) => Step::Changed,
+                Ok(committed) => {
+                    super::count_transitions(&committed.history);
+                    Step::Changed
+                }
+                Err(CommitError::EventApplied(_)) => Step::Changed,
                 Err(CommitError::Stale { .. }) => self.bulk_one(job, &chunk[i]).await?,
                 Err(e) => return Err(e.into()),
             });
@@ -534,7 +538,11 @@ impl Engine {
                 Decision::Leave(reason) => return Ok(Step::Left(reason)),
             };
             match self.store.commit(*write) {
-                Ok(_) | Err(CommitError::EventApplied(_)) => return Ok(Step::Changed),
+                Ok(committed) => {
+                    super::count_transitions(&committed.history);
+                    return Ok(Step::Changed);
+                }
+                Err(CommitError::EventApplied(_)) => return Ok(Step::Changed),
                 Err(CommitError::Stale { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -165,6 +165,7 @@ async fn bulk_jobs_dry_run_start_and_report() {
         "a dry run changes nothing"
     );
 
+    let before = order_transitions(&api).await;
     let (status, job) = api.post("/api/bulk", &operator, &spec).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
     let id = job["id"].as_str().unwrap();
@@ -172,6 +173,10 @@ async fn bulk_jobs_dry_run_start_and_report() {
         .wait_for(&format!("/api/bulk/{id}"), |j| j["state"] == "done")
         .await;
     assert_eq!(done["changed"], 30);
+    assert!(
+        order_transitions(&api).await - before >= 30.0,
+        "a bulk job's changes are counted in the metrics"
+    );
     assert_eq!(done["actor"], json!({"kind": "user", "name": "otto"}));
     let (_, page) = api
         .get("/api/orders?status=order:processing&limit=100", &api.admin)
@@ -205,4 +210,27 @@ async fn bulk_jobs_dry_run_start_and_report() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     api.stop().await;
+}
+
+/// `statusport_transitions_total` of the order dimension set by events.
+async fn order_transitions(api: &Api) -> f64 {
+    let metrics = api
+        .http
+        .get(format!("{}/metrics", api.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("statusport_transitions_total")
+                && l.contains(r#"dimension="order""#)
+                && l.contains(r#"by="event""#)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
