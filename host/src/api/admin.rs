@@ -39,7 +39,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 /// Refuses a body whose id differs from the path's.
-fn same_id(path: &str, body: &str) -> Result<(), ApiError> {
+pub(super) fn same_id(path: &str, body: &str) -> Result<(), ApiError> {
     if path == body {
         Ok(())
     } else {

@@ -785,15 +785,7 @@ async fn put_customer(
     if caller.role() != Role::Connector {
         caller.operator("change customers")?;
     }
-    if customer.id != id {
-        return Err(ApiError::invalid(
-            "id",
-            format!(
-                "id: the body names \"{}\" but the path names \"{id}\"; they must match",
-                customer.id
-            ),
-        ));
-    }
+    super::admin::same_id(&id, &customer.id)?;
     if customer.id.trim().is_empty() || customer.id.len() > 200 {
         return Err(ApiError::invalid("id", "id: must be 1–200 characters"));
     }

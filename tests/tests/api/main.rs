@@ -130,6 +130,19 @@ impl Api {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// Imports a TOML rule file as the admin; the answer's status.
+    pub async fn import_rules(&self, toml: impl Into<String>) -> StatusCode {
+        self.http
+            .post(format!("{}/api/rules/import", self.url))
+            .bearer_auth(&self.admin)
+            .header("content-type", "application/toml")
+            .body(toml.into())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// A token of `role` (for connectors, on `channel`).
     pub async fn token(&self, owner: &str, role: &str, channel: Option<&str>) -> String {
         let (status, body) = self

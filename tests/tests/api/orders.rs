@@ -345,16 +345,7 @@ async fn a_cancellation_mails_unless_told_not_to() {
     let rules =
         std::fs::read_to_string(statusport_tests::root().join("host/rulesets/cancellation.toml"))
             .unwrap();
-    let response = api
-        .http
-        .post(format!("{}/api/rules/import", api.url))
-        .bearer_auth(&api.admin)
-        .header("content-type", "application/toml")
-        .body(rules)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(api.import_rules(rules).await, StatusCode::OK);
     let loud = api.order("gen", "g-1").await;
     let quiet = api.order("gen", "g-2").await;
     let (_, body) = api
@@ -388,16 +379,10 @@ async fn a_cancellation_mails_unless_told_not_to() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shipments_reach_the_platform_and_show_its_receipt() {
     let api = Api::start().await;
-    let response = api
-        .http
-        .post(format!("{}/api/rules/import", api.url))
-        .bearer_auth(&api.admin)
-        .header("content-type", "application/toml")
-        .body(statusport_tests::shop::SHIP_RULE)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        api.import_rules(statusport_tests::shop::SHIP_RULE).await,
+        StatusCode::OK
+    );
     let order = api.order("woo", "w-1").await;
     let shipment = json!({
         "shipment_id": "s-1",
