@@ -176,13 +176,10 @@ fn ensure_python_tools() -> anyhow::Result<()> {
 
 fn test(root: &Path) -> anyhow::Result<()> {
     ensure_python_tools()?;
-    // The CLI tests run the `statusport` binary, which `cargo test` builds
-    // only for the host crate's own tests.
-    let mut build = cargo();
-    build
-        .current_dir(root)
-        .args(["build", "-p", "statusport", "--bin", "statusport"]);
-    run(build)?;
+    // One build for everything: the end-to-end tests run the `statusport`
+    // binary that the host crate's integration tests make `cargo test` build
+    // (a separate `cargo build` would resolve other features and compile
+    // wasmtime a second time).
     let mut test = cargo();
     test.current_dir(root)
         .args(["test", "--workspace", "--exclude", "xtask"]);

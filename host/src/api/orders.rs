@@ -554,13 +554,25 @@ pub struct CustomerRequest {
 /// Move an order to another customer.
 #[utoipa::path(post, path = "/api/orders/{id}/customer", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = CustomerRequest,
-    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = Outcome), (status = 422, body = super::Problem,
+        description = "The customer has no record")))]
 async fn move_customer(
     AxumState(state): AxumState<State>,
     caller: Caller,
     Path(id): Path<u64>,
     Body(request): Body<CustomerRequest>,
 ) -> Result<Response, ApiError> {
+    // Mails follow the order's customer: moving it to one without a record
+    // would leave every later message without an address.
+    if state.store.customer(&request.customer)?.is_none() {
+        return Err(ApiError::invalid(
+            "customer",
+            format!(
+                "customer \"{0}\" does not exist; create it first with PUT /api/customers/{0}",
+                request.customer
+            ),
+        ));
+    }
     let kind = EventKind::MoveCustomer {
         customer: request.customer,
     };

@@ -165,6 +165,7 @@ impl Runtime {
     /// reads which contract version it implements. CPU-heavy: run it off
     /// the async workers.
     pub fn compile(&self, wasm: &[u8]) -> Result<Compiled, String> {
+        check_header(wasm)?;
         let sha256 = hex::encode(Sha256::digest(wasm));
         let cached = self
             .cache_dir
@@ -323,4 +324,30 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("the epoch thread starts");
+}
+
+/// Refuses, before compiling, a file that is not a component, saying what it
+/// is instead: the parser's own message is a dump of the header bytes.
+fn check_header(wasm: &[u8]) -> Result<(), String> {
+    if wasmparser::Parser::is_component(wasm) {
+        Ok(())
+    } else if wasmparser::Parser::is_core_wasm(wasm) {
+        Err(
+            "is a core WebAssembly module, not a component: build the plugin with \
+             `cargo build --target wasm32-wasip2`, which makes a component"
+                .to_owned(),
+        )
+    } else if wasm.starts_with(b"\0asm") {
+        Err(
+            "is WebAssembly of an unknown version, not a component of the \
+             component model: build the plugin with `cargo build --target wasm32-wasip2`"
+                .to_owned(),
+        )
+    } else {
+        Err(format!(
+            "is not WebAssembly (a component starts with the bytes \\0asm, this file with {:?}): \
+             give the .wasm file that `cargo build --target wasm32-wasip2` writes",
+            String::from_utf8_lossy(&wasm[..wasm.len().min(4)])
+        ))
+    }
 }

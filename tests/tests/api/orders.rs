@@ -281,6 +281,20 @@ async fn events_and_manual_changes() {
         .post(&url("assign"), &api.admin, &json!({"to": " "}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = api
+        .post(&url("customer"), &api.admin, &json!({"customer": "c-2"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "customer");
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            "/api/customers/c-2",
+            &api.admin,
+            Some(&json!({"id": "c-2", "name": "Charles Babbage"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (_, body) = api
         .post(&url("customer"), &api.admin, &json!({"customer": "c-2"}))
         .await;

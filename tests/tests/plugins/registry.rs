@@ -81,25 +81,37 @@ async fn broken_files_are_refused_without_stopping_the_others() {
     copy(&plugin_path("generic"), dir.path(), "generic.wasm");
     copy(&fault_path("malformed"), dir.path(), "malformed.wasm");
     std::fs::write(dir.path().join("junk.wasm"), b"not a component").unwrap();
+    // An empty core module: the header of what a wasm32-unknown-unknown build writes.
+    std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(dir.path().join("README.txt"), b"ignored").unwrap();
     let registry = Registry::open(runtime(test_limits(), None), dir.path())
         .await
         .unwrap();
     assert_eq!(ids(&registry), ["generic"]);
     let refused = registry.refusals();
-    assert_eq!(refused.len(), 2);
-    assert!(
-        refused[0].reason.starts_with(&format!(
-            "{}: is not a valid WebAssembly component: ",
-            dir.path().join("junk.wasm").display()
-        )),
-        "{}",
-        refused[0].reason
+    assert_eq!(refused.len(), 3);
+    let reason = |file: &str| {
+        let prefix = format!("{}: ", dir.path().join(file).display());
+        let refusal = refused
+            .iter()
+            .find(|r| r.reason.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{file} is refused: {refused:?}"));
+        refusal.reason[prefix.len()..].to_owned()
+    };
+    assert_eq!(
+        reason("junk.wasm"),
+        "is not WebAssembly (a component starts with the bytes \\0asm, this file with \"not \"): \
+         give the .wasm file that `cargo build --target wasm32-wasip2` writes"
     );
     assert!(
-        refused[1].reason.contains("describe is invalid"),
+        reason("core.wasm").starts_with("is a core WebAssembly module, not a component"),
         "{}",
-        refused[1].reason
+        reason("core.wasm")
+    );
+    assert!(
+        reason("malformed.wasm").contains("describe is invalid"),
+        "{}",
+        reason("malformed.wasm")
     );
 }
 
