@@ -179,7 +179,7 @@ impl Config {
             .split("__");
         figment = figment.merge(env);
         let config: Config = figment.extract().map_err(|e| ConfigError {
-            problems: e.into_iter().map(|e| describe(&e)).collect(),
+            problems: every_problem(&figment, e),
         })?;
         config.check()?;
         Ok(config)
@@ -292,6 +292,60 @@ impl Config {
     }
 }
 
+/// All that is wrong, not just the first thing: deserialising stops at the
+/// first bad value, so each top-level key is read again on its own, which
+/// names the first bad value of every section and every unknown key.
+fn every_problem(figment: &Figment, first: figment::Error) -> Vec<String> {
+    fn section<T: serde::de::DeserializeOwned>(
+        figment: &Figment,
+        key: &str,
+        problems: &mut Vec<String>,
+    ) {
+        if figment.contains(key)
+            && let Err(e) = figment.extract_inner::<T>(key)
+        {
+            // figment appends the section to the path: put it first.
+            problems.extend(e.into_iter().map(|mut e| {
+                if e.path.last().is_some_and(|last| last == key) {
+                    e.path.pop();
+                }
+                e.path.insert(0, key.to_owned());
+                describe(&e)
+            }));
+        }
+    }
+    let mut problems = Vec::new();
+    if let Ok(figment::value::Value::Dict(_, top)) = figment.find_value("") {
+        for key in top.keys().filter(|k| !KEYS.contains(&k.as_str())) {
+            let source = figment
+                .find_metadata(key)
+                .and_then(|m| match &m.source {
+                    Some(figment::Source::File(path)) => Some(format!(" (in {})", path.display())),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            problems.push(format!(
+                "{key}: unknown key{source}; the keys are {}",
+                KEYS.join(", ")
+            ));
+        }
+    }
+    section::<String>(figment, "listen", &mut problems);
+    section::<PathBuf>(figment, "data_dir", &mut problems);
+    section::<PathBuf>(figment, "plugin_dir", &mut problems);
+    section::<ApiConfig>(figment, "api", &mut problems);
+    section::<PluginConfig>(figment, "plugins", &mut problems);
+    section::<EngineConfig>(figment, "engine", &mut problems);
+    section::<OutboxConfig>(figment, "outbox", &mut problems);
+    section::<MailConfig>(figment, "mail", &mut problems);
+    section::<Option<SmsConfig>>(figment, "sms", &mut problems);
+    if problems.is_empty() {
+        // Nothing found again on its own: report what the whole read said.
+        problems.extend(first.into_iter().map(|e| describe(&e)));
+    }
+    problems
+}
+
 /// One extraction error as a line naming the key and where it came from.
 fn describe(error: &figment::Error) -> String {
     let key = if error.path.is_empty() {
@@ -384,6 +438,28 @@ mod tests {
         assert!(e.contains("PLUGINS__MEMORY_MIB"), "{e}");
         let e = load("listen = 8080\n", &[]).unwrap_err().to_string();
         assert!(e.contains("listen") && e.contains("statusport.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_value_in_each_section_is_named_at_once() {
+        let e = load(
+            "lisen = \"x\"\n[api]\nmax_body_bytes = -1\n[outbox]\nworkers = \"many\"\n",
+            &[("PLUGINS__MEMORY_MIB", "lots")],
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.problems.len(), 4, "{text}");
+        assert!(
+            e.problems[0].starts_with("lisen: unknown key")
+                && e.problems[0].contains("statusport.toml"),
+            "{text}"
+        );
+        assert!(text.contains("api.max_body_bytes"), "{text}");
+        assert!(
+            text.contains("plugins.memory_mib") && text.contains("PLUGINS__MEMORY_MIB"),
+            "{text}"
+        );
+        assert!(text.contains("outbox.workers"), "{text}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -43,7 +43,8 @@ pub fn routes() -> OpenApiRouter<State> {
         .routes(routes!(rollback))
         .routes(routes!(add_shipment, list_shipments))
         .routes(routes!(shipment_done))
-        .routes(routes!(get_customer, put_customer))
+        .routes(routes!(list_customers))
+        .routes(routes!(get_customer, put_customer, delete_customer))
         .routes(routes!(customer_orders))
         .routes(routes!(article_orders))
         .routes(routes!(get_stock))
@@ -763,6 +764,75 @@ async fn list_shipments(
     Ok(reply(StatusCode::OK, views))
 }
 
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerQuery {
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
+    /// Customers per page (default `api.default_page_size`, at most
+    /// `api.max_page_size`).
+    pub limit: Option<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CustomerPage {
+    pub customers: Vec<Customer>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// List customers by id, a page at a time.
+#[utoipa::path(get, path = "/api/customers", tag = "orders", params(CustomerQuery),
+    responses((status = 200, body = CustomerPage), (status = 403, body = super::Problem),
+        (status = 422, body = super::Problem)))]
+async fn list_customers(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    query: Result<Query<CustomerQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    // Customers belong to no channel: a connector sees only those it names.
+    caller.reader("list customers")?;
+    let Query(query) = query.map_err(query_error)?;
+    let limit = page_size(&state, query.limit)?;
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || -> Result<CustomerPage, ApiError> {
+        let mut customers = Vec::with_capacity(limit);
+        let mut rest = store.customers_after(query.cursor.as_deref());
+        for customer in rest.by_ref().take(limit) {
+            customers.push(customer?);
+        }
+        let more = rest.next().is_some();
+        Ok(CustomerPage {
+            next_cursor: customers.last().filter(|_| more).map(|c| c.id.clone()),
+            customers,
+        })
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(reply(StatusCode::OK, page))
+}
+
+/// A connector may read and change a customer only while none of the
+/// customer's orders belongs to another channel: otherwise one shop could
+/// read, or redirect the mails of, another shop's customer.
+fn customer_scope(state: &State, caller: &Caller, customer: &str) -> Result<(), ApiError> {
+    let Some(own) = caller.own_channel() else {
+        return Ok(());
+    };
+    for id in state.store.orders_of_customer(customer)? {
+        if let Some(order) = state.store.order(id)?
+            && order.channel.as_str() != own
+        {
+            return Err(ApiError::forbidden(format!(
+                "customer \"{customer}\" has orders of another channel; \
+                 a connector token of channel \"{own}\" may only use customers of its own"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A customer: the name, email and phone messages go to.
 #[utoipa::path(get, path = "/api/customers/{customer}", tag = "orders",
     params(("customer" = String, Path, description = "The customer's id")),
@@ -775,6 +845,7 @@ async fn get_customer(
     if caller.role() != Role::Connector {
         caller.reader("read customers")?;
     }
+    customer_scope(&state, &caller, &customer)?;
     let found = state
         .store
         .customer(&customer)?
@@ -798,6 +869,7 @@ async fn put_customer(
         caller.operator("change customers")?;
     }
     super::admin::same_id(&id, &customer.id)?;
+    customer_scope(&state, &caller, &id)?;
     if customer.id.trim().is_empty() || customer.id.len() > 200 {
         return Err(ApiError::invalid("id", "id: must be 1–200 characters"));
     }
@@ -821,6 +893,32 @@ async fn put_customer(
     }
     state.store.put_customer(&customer)?;
     Ok(reply(StatusCode::OK, customer))
+}
+
+/// Delete a customer that no order names (409 while one does).
+#[utoipa::path(delete, path = "/api/customers/{customer}", tag = "orders",
+    params(("customer" = String, Path, description = "The customer's id")),
+    responses((status = 204), (status = 404, body = super::Problem),
+        (status = 409, body = super::Problem)))]
+async fn delete_customer(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(customer): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.operator("delete customers")?;
+    let orders = state.store.orders_of_customer(&customer)?.len();
+    if orders > 0 {
+        return Err(ApiError::conflict(format!(
+            "customer \"{customer}\" has {orders} order(s): move them to another customer \
+             (POST /api/orders/{{id}}/customer) before deleting it"
+        )));
+    }
+    if !state.store.remove_customer(&customer)? {
+        return Err(ApiError::not_found(format!(
+            "customer \"{customer}\" does not exist"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A customer's orders, newest first.

@@ -534,6 +534,32 @@ impl Store {
         self.put(&keys::named(keys::CUSTOMER, &customer.id), customer)
     }
 
+    /// Customers in id order, starting after `after`: for list pages.
+    pub fn customers_after(
+        &self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<Customer, StoreError>> + '_ {
+        let start = match after {
+            // Ids hold no NUL: the first key after `id` itself.
+            Some(id) => {
+                let mut k = keys::named(keys::CUSTOMER, id);
+                k.push(0);
+                k
+            }
+            None => keys::CUSTOMER.to_vec(),
+        };
+        let mut end = keys::CUSTOMER.to_vec();
+        *end.last_mut().expect("the prefix is not empty") += 1;
+        self.data.range(start..end).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+    }
+
+    pub fn remove_customer(&self, id: &str) -> Result<bool, StoreError> {
+        self.remove_record(keys::CUSTOMER, id)
+    }
+
     /// A record kept by name in one of the config spaces (rules, templates,
     /// stock, bulk jobs): the engine owns their types.
     pub fn record<T: DeserializeOwned>(

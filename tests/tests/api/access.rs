@@ -241,8 +241,46 @@ async fn connectors_touch_their_own_channel_only() {
         body["order"]["statuses"]["order"]["set_by"],
         json!({"kind": "platform", "name": "woo"})
     );
-    // Configuration and the outbox are not a connector's business.
-    for path in ["/api/rules", "/api/jobs", "/api/channels", "/api/bulk"] {
+    // c-1 has an order of channel gen: not the woo connector's to read or
+    // change; a customer of its own is.
+    assert_eq!(
+        api.get("/api/customers/c-1", &woo).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            "/api/customers/c-1",
+            &woo,
+            Some(&json!({"id": "c-1", "name": "Ada", "email": "thief@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, customer) = api.get("/api/customers/c-1", &api.admin).await;
+    assert_eq!(customer["email"], "ada@example.com");
+    let woo_customer = json!({"id": "woo-7", "name": "Grace Hopper"});
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            "/api/customers/woo-7",
+            &woo,
+            Some(&woo_customer),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/customers/woo-7", &woo).await.1["name"],
+        "Grace Hopper"
+    );
+    // Configuration, the outbox and the customer list are not a connector's
+    // business.
+    for path in [
+        "/api/rules",
+        "/api/jobs",
+        "/api/channels",
+        "/api/bulk",
+        "/api/customers",
+    ] {
         assert_eq!(api.get(path, &woo).await.0, StatusCode::FORBIDDEN, "{path}");
     }
     // Pausing is an operator's act.

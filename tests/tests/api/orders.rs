@@ -80,6 +80,68 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
         StatusCode::NOT_FOUND
     );
 
+    // Customers a page at a time, by id; one that orders name is kept.
+    let viewer = api.token("vera", "viewer", None).await;
+    for id in ["c-2", "c-3"] {
+        let (status, _) = api
+            .call(
+                Method::PUT,
+                &format!("/api/customers/{id}"),
+                &api.admin,
+                Some(&json!({"id": id, "name": id})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let mut listed = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = api
+            .get(&format!("/api/customers?limit=2{cursor}"), &viewer)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        listed.extend(
+            page["customers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed, ["c-1", "c-2", "c-3"]);
+    let (status, body) = api
+        .call(Method::DELETE, "/api/customers/c-1", &api.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("6 order(s)"),
+        "{body}"
+    );
+    assert_eq!(
+        api.call(Method::DELETE, "/api/customers/c-3", &viewer, None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.call(Method::DELETE, "/api/customers/c-3", &api.admin, None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.call(Method::DELETE, "/api/customers/c-3", &api.admin, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, page) = api.get("/api/customers", &api.admin).await;
+    assert_eq!(page["customers"].as_array().unwrap().len(), 2);
+
     // Bad query values are refused by name.
     let (status, body) = api.get("/api/orders?limit=0", &api.admin).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
