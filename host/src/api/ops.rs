@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, Body, Caller, State, reply};
-use crate::domain::job::{JobDone, JobState, JobStatus};
+use crate::domain::job::{JobDone, JobState};
 use crate::engine::Engine;
 use crate::engine::bulk::{BulkJob, BulkSpec, DryRun};
 use crate::store::JobRecord;
@@ -304,7 +304,7 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "host", security(()),
     responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
 async fn healthz(AxumState(state): AxumState<State>) -> Result<Response, ApiError> {
-    let (pending, failed) = job_counts(&state).map_err(|e| {
+    let (pending, failed) = job_counts(&state).await.map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -329,13 +329,14 @@ async fn healthz(AxumState(state): AxumState<State>) -> Result<Response, ApiErro
     ))
 }
 
-fn job_counts(state: &State) -> Result<(usize, usize), crate::store::StoreError> {
-    let active = state.store.active_jobs()?;
-    let failed = active
-        .iter()
-        .filter(|(_, s)| s.status == JobStatus::Failed)
-        .count();
-    Ok((active.len() - failed, failed))
+/// Pending and failed jobs, counted off the async workers (a backlog can
+/// hold many).
+async fn job_counts(state: &State) -> Result<(usize, usize), String> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.job_counts())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// Prometheus metrics: transitions, jobs by state, plugin calls and their
@@ -343,7 +344,7 @@ fn job_counts(state: &State) -> Result<(usize, usize), crate::store::StoreError>
 #[utoipa::path(get, path = "/metrics", tag = "host", security(()),
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
 async fn metrics(AxumState(state): AxumState<State>) -> Response {
-    if let Ok((pending, failed)) = job_counts(&state) {
+    if let Ok((pending, failed)) = job_counts(&state).await {
         metrics::gauge!("statusport_jobs", "state" => "pending").set(pending as f64);
         metrics::gauge!("statusport_jobs", "state" => "failed").set(failed as f64);
     }

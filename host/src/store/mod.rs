@@ -802,6 +802,22 @@ impl Store {
         Ok(jobs)
     }
 
+    /// How many active jobs are pending and how many have failed: reads the
+    /// job states only, not the jobs.
+    pub fn job_counts(&self) -> Result<(usize, usize), StoreError> {
+        let (mut pending, mut failed) = (0, 0);
+        for kv in self.data.scan_prefix(keys::JOB_STATE) {
+            let (k, v) = kv?;
+            let state: JobState = decode(&k, &v)?;
+            if state.status == JobStatus::Failed {
+                failed += 1;
+            } else {
+                pending += 1;
+            }
+        }
+        Ok((pending, failed))
+    }
+
     /// Failed jobs, oldest first.
     pub fn failed_jobs(&self) -> Result<Vec<(Job, JobState)>, StoreError> {
         Ok(self

@@ -54,6 +54,8 @@ async fn failed_jobs_are_listed_retried_and_dropped() {
         .map(|j| j["job"]["id"].as_u64().unwrap())
         .collect();
     assert_eq!(listed, failed_ids);
+    let (_, health) = api.get("/healthz", "").await;
+    assert_eq!(health["jobs_failed"], failed_ids.len(), "{health}");
     assert!(
         failed[0]["state"]["failure"]["message"]
             .as_str()
@@ -100,6 +102,8 @@ async fn failed_jobs_are_listed_retried_and_dropped() {
     );
     let (_, failed) = api.get("/api/jobs", &api.admin).await;
     assert_eq!(failed, json!([]));
+    let (_, health) = api.get("/healthz", "").await;
+    assert_eq!(health["jobs_failed"], 0, "{health}");
 
     // The metrics saw all of it.
     let response = api
