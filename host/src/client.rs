@@ -268,19 +268,19 @@ pub async fn order(client: &Client, command: OrderCommand) -> anyhow::Result<Exi
     match command {
         OrderCommand::List(filter) => {
             let mut orders: Vec<Order> = Vec::new();
-            let mut cursor: Option<u64> = None;
+            let mut cursor: Option<String> = None;
             while orders.len() < filter.limit {
                 let mut q = filter.pairs();
                 let page = (filter.limit - orders.len()).min(1000);
                 q.push_str(&format!("&limit={page}"));
-                if let Some(c) = cursor {
+                if let Some(c) = &cursor {
                     q.push_str(&format!("&cursor={c}"));
                 }
                 let page: Value = client.get(&format!("/api/orders?{q}")).await?;
                 let found: Vec<Order> = serde_json::from_value(page["orders"].clone())?;
                 orders.extend(found);
-                match page["next_cursor"].as_u64() {
-                    Some(c) => cursor = Some(c),
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
                     None => break,
                 }
             }

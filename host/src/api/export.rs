@@ -108,9 +108,16 @@ async fn export_orders(
         if !send(writer.start()) {
             return;
         }
-        for order in store.orders_before(None) {
+        let orders = match filter.newest(&store, filter.window(None)) {
+            Ok(orders) => orders,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                return;
+            }
+        };
+        for order in orders {
             let order = match order {
-                Ok(o) => o,
+                Ok((_, o)) => o,
                 Err(e) => {
                     let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
                     return;

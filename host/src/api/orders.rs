@@ -22,7 +22,7 @@ use crate::domain::platform::Dimension;
 use crate::domain::shipment::Package;
 use crate::engine::rule::StatusRef;
 use crate::engine::{NewOrder, Outcome};
-use crate::store::JobRecord;
+use crate::store::{JobRecord, Store, StoreError, TailWindow, keys};
 
 pub fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -98,7 +98,7 @@ async fn create_order(
 #[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<u64>,
+    pub cursor: Option<String>,
     /// Orders per page (default `api.default_page_size`, at most
     /// `api.max_page_size`).
     pub limit: Option<usize>,
@@ -145,6 +145,88 @@ impl OrderQuery {
             && self.customer.as_deref().is_none_or(|c| order.customer == c)
     }
 
+    /// Where in the "newest first" order a read starts and stops: just
+    /// after the cursor, and within `from` .. `to` (to the millisecond; the
+    /// filter itself is exact).
+    pub fn window(&self, cursor: Option<[u8; keys::TAIL_LEN]>) -> TailWindow {
+        let at = |t: Timestamp, id: u64| {
+            let mut tail = [0; keys::TAIL_LEN];
+            tail[..8].copy_from_slice(&keys::inverted(t));
+            tail[8..].copy_from_slice(&id.to_be_bytes());
+            tail
+        };
+        // Orders newer than `to`'s millisecond come before this tail.
+        let to = self.to.map(|t| at(t, 0));
+        TailWindow {
+            after: cursor.max(to),
+            until: self.from.map(|t| at(t, u64::MAX)),
+        }
+    }
+
+    /// The orders that may match, newest first, within `window`: through
+    /// the customer's index, or a status's on each channel it can be on,
+    /// when the query names one; else through every order.
+    pub fn newest<'s>(
+        &self,
+        store: &'s Store,
+        window: TailWindow,
+    ) -> Result<
+        impl Iterator<Item = Result<([u8; keys::TAIL_LEN], Order), StoreError>> + 's,
+        StoreError,
+    > {
+        let status = self
+            .status
+            .as_ref()
+            .map(|s| (s.dimension, s.code.as_str()))
+            .or(self
+                .payment_status
+                .as_deref()
+                .map(|p| (Dimension::Payment, p)));
+        let prefixes = match (&self.customer, status) {
+            (Some(customer), _) => vec![keys::customer_prefix(customer)],
+            (None, Some((dimension, code))) => {
+                let channels = match &self.channel {
+                    Some(c) => vec![c.clone()],
+                    None => store
+                        .channels()?
+                        .into_iter()
+                        .map(|c| c.id.as_str().to_owned())
+                        .collect(),
+                };
+                channels
+                    .iter()
+                    .map(|c| keys::status_prefix(c, dimension, code))
+                    .collect()
+            }
+            (None, None) => vec![keys::NEWEST.to_vec()],
+        };
+        let mut sources: Vec<_> = prefixes
+            .iter()
+            .map(|p| store.newest_under(p, &window).peekable())
+            .collect();
+        Ok(std::iter::from_fn(move || {
+            loop {
+                // The source whose next entry is newest; an error first.
+                let (next, _) = sources
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, s)| Some((i, s.peek()?.as_ref().ok().map(|(t, _)| *t))))
+                    .min_by_key(|(_, tail)| *tail)?;
+                let (tail, id) = match sources[next].next()? {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(e)),
+                };
+                match store.order(id) {
+                    Ok(Some(order)) => return Some(Ok((tail, order))),
+                    // Index and order are written in one batch: an entry
+                    // without its order is skipped, not fatal to the list.
+                    Ok(None) => continue,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }))
+    }
+
     /// Holds a connector to its channel.
     pub fn scope(&mut self, caller: &Caller) -> Result<(), ApiError> {
         if let Some(own) = caller.own_channel() {
@@ -162,7 +244,7 @@ impl OrderQuery {
 pub struct OrderPage {
     pub orders: Vec<Order>,
     /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<u64>,
+    pub next_cursor: Option<String>,
 }
 
 /// How many orders one page may look at before it answers with what it
@@ -196,49 +278,45 @@ async fn list_orders(
                 next_cursor: None,
             });
         }
+        let cursor = query.cursor.as_deref().map(parse_cursor).transpose()?;
         let mut orders = Vec::new();
         let mut last = None;
-        let mut scanned = 0usize;
         let mut more = false;
-        if let Some(customer) = query.customer.clone() {
-            let ids = store.orders_of_customer(&customer)?;
-            for id in ids
-                .into_iter()
-                .filter(|id| query.cursor.is_none_or(|c| id.0 < c))
-            {
-                if orders.len() == limit {
-                    more = true;
-                    break;
-                }
-                if let Some(order) = store.order(id)?
-                    && query.matches(&order)
-                {
-                    last = Some(order.id.0);
-                    orders.push(order);
-                }
+        for (scanned, entry) in query.newest(&store, query.window(cursor))?.enumerate() {
+            let (tail, order) = entry?;
+            if orders.len() == limit || scanned == SCAN_LIMIT {
+                more = true;
+                break;
             }
-        } else {
-            for order in store.orders_before(query.cursor.map(OrderId)) {
-                let order = order?;
-                if orders.len() == limit || scanned == SCAN_LIMIT {
-                    more = true;
-                    break;
-                }
-                scanned += 1;
-                last = Some(order.id.0);
-                if query.matches(&order) {
-                    orders.push(order);
-                }
+            last = Some(tail);
+            if query.matches(&order) {
+                orders.push(order);
             }
         }
         Ok(OrderPage {
             orders,
-            next_cursor: if more { last } else { None },
+            next_cursor: last.filter(|_| more).map(hex::encode),
         })
     })
     .await
     .map_err(ApiError::internal)??;
     Ok(reply(StatusCode::OK, page))
+}
+
+/// A page cursor as this host hands them out: the hex of the last order's
+/// place in the list.
+fn parse_cursor(cursor: &str) -> Result<[u8; keys::TAIL_LEN], ApiError> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "cursor",
+                format!(
+                    "cursor: \"{cursor}\" is not a cursor of this API; pass the next_cursor of the page before"
+                ),
+            )
+        })
 }
 
 pub fn page_size(state: &State, limit: Option<usize>) -> Result<usize, ApiError> {

@@ -132,6 +132,29 @@ pub fn inverted(at: Timestamp) -> [u8; 8] {
     (u64::MAX - millis).to_be_bytes()
 }
 
+/// Bytes of a "newest first" tail: inverted creation time, order id.
+pub const TAIL_LEN: usize = 16;
+
+/// The order id of a tail.
+pub fn id_of_tail(tail: &[u8; TAIL_LEN]) -> OrderId {
+    let mut id = [0; 8];
+    id.copy_from_slice(&tail[8..]);
+    OrderId(u64::from_be_bytes(id))
+}
+
+/// The first key after every key that starts with `prefix`; none when the
+/// prefix is all 0xFF.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// The time and id at the end of a "newest first" index key.
 pub fn newest_tail(at: Timestamp, id: OrderId) -> Vec<u8> {
     let mut t = inverted(at).to_vec();
@@ -193,4 +216,31 @@ pub fn index_entries(order: &Order) -> Vec<Vec<u8>> {
         keys.push(key(BY_ARTICLE, &[article.as_bytes(), &tail]));
     }
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_ends_where_no_key_of_it_can_be() {
+        assert_eq!(prefix_end(NEWEST).as_deref(), Some(&b"ot0"[..]));
+        assert_eq!(prefix_end(&[1, 0xFF]).as_deref(), Some(&[2][..]));
+        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+        let status = status_prefix("shop", Dimension::Order, "open");
+        let end = prefix_end(&status).unwrap();
+        let mut longest = status.clone();
+        longest.extend_from_slice(&[0xFF; TAIL_LEN]);
+        assert!(status < end && longest < end);
+    }
+
+    #[test]
+    fn a_tail_orders_newest_first_and_holds_its_id() {
+        let earlier = Timestamp::from_millisecond(1_000).unwrap();
+        let later = Timestamp::from_millisecond(2_000).unwrap();
+        let old: [u8; TAIL_LEN] = newest_tail(earlier, OrderId(9)).try_into().unwrap();
+        let new: [u8; TAIL_LEN] = newest_tail(later, OrderId(3)).try_into().unwrap();
+        assert!(new < old);
+        assert_eq!(id_of_tail(&old), OrderId(9));
+    }
 }

@@ -9,6 +9,7 @@
 pub mod keys;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -402,24 +403,46 @@ impl Store {
         })
     }
 
-    /// Orders by id descending (newest first), starting below `before`:
-    /// for list pages.
-    pub fn orders_before(
+    /// The entries of a "newest first" index (`keys::NEWEST`, a customer's,
+    /// a status's), read lazily in key order: newest first, orders of the
+    /// same millisecond by id. Only tails (creation time and id, as
+    /// `keys::newest_tail` writes them) within `window` are read: for list
+    /// pages and exports.
+    pub fn newest_under(
         &self,
-        before: Option<OrderId>,
-    ) -> impl Iterator<Item = Result<Order, StoreError>> + '_ {
-        let end = match before {
-            Some(id) => keys::order(id),
-            None => {
-                let mut e = keys::ORDER.to_vec();
-                *e.last_mut().expect("the prefix is not empty") += 1;
-                e
-            }
+        prefix: &[u8],
+        window: &TailWindow,
+    ) -> impl Iterator<Item = Result<([u8; keys::TAIL_LEN], OrderId), StoreError>> + use<> {
+        let start = match &window.after {
+            Some(tail) => Bound::Excluded([prefix, tail].concat()),
+            None => Bound::Included(prefix.to_vec()),
         };
-        self.data.range(keys::ORDER.to_vec()..end).rev().map(|kv| {
-            let (k, v) = kv?;
-            decode(&k, &v)
-        })
+        let end = match keys::prefix_end(prefix) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        let until = window.until;
+        let tail_at = prefix.len();
+        self.data
+            .range((start, end))
+            .keys()
+            .map(move |k| {
+                let k = k?;
+                // Index prefixes end in `/` or NUL and are followed by the
+                // tail alone.
+                let tail: [u8; keys::TAIL_LEN] = k
+                    .get(tail_at..)
+                    .and_then(|t| t.try_into().ok())
+                    .ok_or_else(|| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    message: "an index key without its time and id".into(),
+                })?;
+                Ok((tail, keys::id_of_tail(&tail)))
+            })
+            .take_while(move |entry| match (entry, &until) {
+                (Ok((tail, _)), Some(until)) => tail <= until,
+                _ => true,
+            })
     }
 
     /// Appends to the audit log.
@@ -906,6 +929,16 @@ impl Store {
         self.announce(&ids);
         Ok(true)
     }
+}
+
+/// The part of a "newest first" index a read covers, by tail (creation time
+/// and order id, `keys::newest_tail`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TailWindow {
+    /// Start just after this tail (a page's cursor, or the end of a `to`).
+    pub after: Option<[u8; keys::TAIL_LEN]>,
+    /// Stop after this tail (the start of a `from`).
+    pub until: Option<[u8; keys::TAIL_LEN]>,
 }
 
 /// A job with where it stands.

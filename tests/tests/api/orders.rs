@@ -25,7 +25,8 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
     }
     ids.push(api.order("woo", "w-1").await);
 
-    // Pages of two, newest first, no order twice, none left out.
+    // Pages of two, newest first (orders of one millisecond by id), no
+    // order twice, none left out.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
@@ -35,15 +36,24 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
         assert_eq!(status, StatusCode::OK, "{page}");
         let orders = page["orders"].as_array().unwrap();
         assert!(orders.len() <= 2);
-        seen.extend(orders.iter().map(|o| o["id"].as_u64().unwrap()));
-        match page["next_cursor"].as_u64() {
+        seen.extend(orders.iter().map(|o| {
+            let created: jiff::Timestamp = o["created"].as_str().unwrap().parse().unwrap();
+            (created.as_millisecond(), o["id"].as_u64().unwrap())
+        }));
+        match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
             None => break,
         }
     }
-    let mut newest_first = ids.clone();
-    newest_first.reverse();
+    let mut newest_first = seen.clone();
+    newest_first.sort_by_key(|&(millis, id)| (std::cmp::Reverse(millis), id));
     assert_eq!(seen, newest_first);
+    let mut listed: Vec<u64> = seen.iter().map(|&(_, id)| id).collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ids);
+    let (status, body) = api.get("/api/orders?cursor=42", &api.admin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "cursor");
 
     // Filters.
     let (_, page) = api.get("/api/orders?channel=woo", &api.admin).await;
@@ -60,10 +70,47 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
         .await;
     assert_eq!(page["orders"].as_array().unwrap().len(), 5);
     assert!(generic_initial <= 5);
+    // A status on every channel: the index of each, merged newest first.
+    let (_, page) = api
+        .get("/api/orders?status=order:received", &api.admin)
+        .await;
+    let (_, woo) = api
+        .get("/api/orders?status=order:received&channel=woo", &api.admin)
+        .await;
+    assert_eq!(
+        page["orders"].as_array().unwrap().len(),
+        generic_initial + woo["orders"].as_array().unwrap().len()
+    );
     let (_, page) = api
         .get("/api/orders?from=2999-01-01T00:00:00Z", &api.admin)
         .await;
     assert!(page["orders"].as_array().unwrap().is_empty());
+    let (_, page) = api
+        .get("/api/orders?to=2000-01-01T00:00:00Z", &api.admin)
+        .await;
+    assert!(page["orders"].as_array().unwrap().is_empty());
+    // A window around the third order's creation time holds it.
+    let (_, third) = api
+        .get(&format!("/api/orders/{}", ids[2]), &api.admin)
+        .await;
+    let created: jiff::Timestamp = third["created"].as_str().unwrap().parse().unwrap();
+    let (_, page) = api
+        .get(
+            &format!(
+                "/api/orders?from={}&to={}&channel=gen",
+                created,
+                created + jiff::SignedDuration::from_millis(1)
+            ),
+            &api.admin,
+        )
+        .await;
+    let found: Vec<u64> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
+    assert!(found.contains(&ids[2]), "{found:?} {created}");
     // By number, by customer.
     let number = first["number"].as_str().unwrap();
     let (_, page) = api
