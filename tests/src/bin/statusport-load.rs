@@ -4,7 +4,10 @@
 //! prints requests per second and latency percentiles for
 //!
 //! - `GET /api/orders/{id}` (a random order of those entered), and
-//! - `POST /api/orders/{id}/events` (a durable event on a random order).
+//! - `POST /api/orders/{id}/events` (a durable event on a random order),
+//! - `GET /api/orders?limit=20` (the first page of the list), and
+//! - `GET /api/orders?status=order:processing&limit=20` (a status one order
+//!   in 500 holds, found through the status index).
 //!
 //! Usage: `statusport-load [STATUSPORT_BINARY] [--seconds N]
 //! [--connections N] [--orders N]`; see BENCHMARKS.md.
@@ -121,7 +124,20 @@ async fn main() -> anyhow::Result<()> {
             bail!("creating order {i}: {status} {text}");
         }
         let v: serde_json::Value = serde_json::from_str(&text)?;
-        ids.push(v["id"].as_u64().context("an order id")?);
+        let id = v["id"].as_u64().context("an order id")?;
+        ids.push(id);
+        if i % 500 == 0 {
+            let (status, text) = setup
+                .send(
+                    Method::POST,
+                    &format!("/api/orders/{id}/status"),
+                    Some(r#"{"dimension":"order","to":"processing"}"#.into()),
+                )
+                .await?;
+            if status != 200 {
+                bail!("setting order {id} to processing: {status} {text}");
+            }
+        }
     }
     // Order ids come from the store's one sequence, so they have gaps.
     let ids: &'static [u64] = Box::leak(ids.into_boxed_slice());
@@ -156,6 +172,28 @@ async fn main() -> anyhow::Result<()> {
                 r#"{{"id":"load-{connection}-{n}","event":{{"type":"delivery_number_entered","number":"D-{n}"}}}}"#
             );
             (Method::POST, format!("/api/orders/{id}/events"), Some(body))
+        },
+    )
+    .await?;
+    run(
+        "GET  /api/orders?limit=20",
+        &addr,
+        &token,
+        &options,
+        |_, _| (Method::GET, "/api/orders?limit=20".into(), None),
+    )
+    .await?;
+    run(
+        "GET  /api/orders?status=order:processing&limit=20",
+        &addr,
+        &token,
+        &options,
+        |_, _| {
+            (
+                Method::GET,
+                "/api/orders?status=order:processing&limit=20".into(),
+                None,
+            )
         },
     )
     .await?;
