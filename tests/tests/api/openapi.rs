@@ -104,15 +104,7 @@ async fn every_documented_route_exists_and_every_route_is_documented() {
     }
     // Every route the server answered in this test run, by its matched
     // template, is in the document.
-    let metrics = api
-        .http
-        .get(format!("{}/metrics", api.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = api.metrics().await;
     let paths: BTreeSet<&str> = routes.iter().map(|(_, p)| p.as_str()).collect();
     let mut served = BTreeSet::new();
     for line in metrics

@@ -218,15 +218,7 @@ async fn bulk_jobs_dry_run_start_and_report() {
 
 /// `statusport_transitions_total` of the order dimension set by events.
 async fn order_transitions(api: &Api) -> f64 {
-    let metrics = api
-        .http
-        .get(format!("{}/metrics", api.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = api.metrics().await;
     metrics
         .lines()
         .find(|l| {
