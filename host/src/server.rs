@@ -115,6 +115,8 @@ impl Server {
             api::ops::run_bulk(engine.clone(), id);
         }
 
+        // The recorder first: the timer counts from its first tick.
+        let metrics = api::metrics_handle();
         let (stop, stopped) = watch::channel(false);
         let tick = tokio::spawn(tick_loop(
             engine.clone(),
@@ -128,7 +130,7 @@ impl Server {
             registry: Some(registry),
             tokens: tokens.clone(),
             config: config.api.clone(),
-            metrics: api::metrics_handle(),
+            metrics,
         });
         let (router, _) = api::router(state);
         let listener = tokio::net::TcpListener::bind(config.listen_addr())
@@ -220,8 +222,17 @@ async fn tick_loop(engine: Arc<Engine>, every: Duration, mut stopped: watch::Rec
             _ = stopped.wait_for(|s| *s) => return,
         }
         match engine.tick().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("timer rules: {n} orders"),
+            Ok(tick) => {
+                if tick.applied > 0 {
+                    tracing::info!("timer rules changed {} orders", tick.applied);
+                }
+                if !tick.failed.is_empty() {
+                    tracing::warn!(
+                        "timer rules: {} orders failed and are tried again on the next tick",
+                        tick.failed.len()
+                    );
+                }
+            }
             Err(e) => tracing::error!("timer rules: {e}"),
         }
     }

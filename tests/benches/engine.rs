@@ -86,6 +86,7 @@ fn engine(dir: &std::path::Path) -> Arc<Engine> {
             grants: Vec::new(),
             invoice_numbering: true,
             requires_approval: false,
+            push_manual_changes: true,
             concurrency: None,
             rate_per_second: None,
         })
@@ -193,6 +194,7 @@ async fn transitions(count: u64) {
                         order: ids[i as usize],
                         actor: Actor::User("bench".into()),
                         kind,
+                        occurred_at: None,
                     })
                     .await
                     .expect("the event applies");

@@ -63,12 +63,16 @@ async fn run(count: u64) {
         .save_channel(&woo_channel(&shop.url, Some(IN_FLIGHT as u32)))
         .unwrap();
     store
-        .put_customer(&Customer {
-            id: "c-1".into(),
-            name: "Ada".into(),
-            email: None,
-            phone: None,
-        })
+        .put_customer(
+            &"woo".try_into().unwrap(),
+            &Customer {
+                id: "c-1".into(),
+                channel: None,
+                name: "Ada".into(),
+                email: None,
+                phone: None,
+            },
+        )
         .unwrap();
     engine
         .import_rules(
@@ -180,6 +184,7 @@ async fn ship(engine: &Engine, order: OrderId, i: usize) -> u64 {
             order,
             actor: Actor::System,
             kind: dhl_shipment(&format!("T{i:08}")),
+            occurred_at: None,
         })
         .await
         .unwrap();

@@ -22,6 +22,7 @@ pub fn channel(id: &str, plugin: &str, base_url: Option<&str>, config: &[(&str, 
         grants: Vec::new(),
         invoice_numbering: true,
         requires_approval: false,
+        push_manual_changes: true,
         concurrency: None,
         rate_per_second: None,
     }

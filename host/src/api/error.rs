@@ -120,6 +120,7 @@ impl From<EngineError> for ApiError {
             | EngineError::NotApplicable(_)
             | EngineError::NothingToRollBack(_)
             | EngineError::Conflict { .. }
+            | EngineError::EventReused { .. }
             | EngineError::InUse(_) => ApiError::conflict(detail),
             EngineError::InvalidRule { .. } => ApiError::invalid("rule", detail),
             EngineError::InvalidTemplate { .. } => ApiError::invalid("template", detail),

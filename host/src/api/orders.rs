@@ -17,7 +17,7 @@ use crate::auth::Role;
 use crate::domain::event::{Event, EventKind, HistoryEntry, Stock};
 use crate::domain::job::{JobOutcome, Receipt};
 use crate::domain::money::Money;
-use crate::domain::order::{Customer, Order, OrderId, ShipmentRecord};
+use crate::domain::order::{ChannelId, Customer, Order, OrderId, ShipmentRecord};
 use crate::domain::platform::Dimension;
 use crate::domain::shipment::Package;
 use crate::engine::rule::StatusRef;
@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .routes(routes!(create_order, list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(get_order_by_number))
         .routes(routes!(order_history))
         .routes(routes!(order_jobs))
         .routes(routes!(post_event))
@@ -121,6 +122,9 @@ pub struct OrderQuery {
     pub invoice: Option<String>,
     /// Orders of this customer.
     pub customer: Option<String>,
+    /// `true`: only orders with a refund due (paid after they were
+    /// cancelled); `false`: only those without.
+    pub refund_due: Option<bool>,
 }
 
 impl OrderQuery {
@@ -143,6 +147,7 @@ impl OrderQuery {
             && self.from.is_none_or(|t| order.created >= t)
             && self.to.is_none_or(|t| order.created < t)
             && self.customer.as_deref().is_none_or(|c| order.customer == c)
+            && self.refund_due.is_none_or(|r| order.refund_due == r)
     }
 
     /// Where in the "newest first" order a read starts and stops: just
@@ -183,21 +188,17 @@ impl OrderQuery {
                 .as_deref()
                 .map(|p| (Dimension::Payment, p)));
         let prefixes = match (&self.customer, status) {
-            (Some(customer), _) => vec![keys::customer_prefix(customer)],
-            (None, Some((dimension, code))) => {
-                let channels = match &self.channel {
-                    Some(c) => vec![c.clone()],
-                    None => store
-                        .channels()?
-                        .into_iter()
-                        .map(|c| c.id.as_str().to_owned())
-                        .collect(),
-                };
-                channels
-                    .iter()
-                    .map(|c| keys::status_prefix(c, dimension, code))
-                    .collect()
-            }
+            _ if self.refund_due == Some(true) => vec![keys::REFUND_DUE.to_vec()],
+            (Some(customer), _) => self
+                .channels(store)?
+                .iter()
+                .map(|c| keys::customer_prefix(c, customer))
+                .collect(),
+            (None, Some((dimension, code))) => self
+                .channels(store)?
+                .iter()
+                .map(|c| keys::status_prefix(c, dimension, code))
+                .collect(),
             (None, None) => vec![keys::NEWEST.to_vec()],
         };
         let mut sources: Vec<_> = prefixes
@@ -225,6 +226,18 @@ impl OrderQuery {
                 }
             }
         }))
+    }
+
+    /// The channels an index read covers: the one asked for, or all.
+    fn channels(&self, store: &Store) -> Result<Vec<String>, StoreError> {
+        Ok(match &self.channel {
+            Some(c) => vec![c.clone()],
+            None => store
+                .channels()?
+                .into_iter()
+                .map(|c| c.id.as_str().to_owned())
+                .collect(),
+        })
     }
 
     /// Holds a connector to its channel.
@@ -361,6 +374,27 @@ async fn get_order(
     Ok(reply(StatusCode::OK, load(&state, &caller, id)?))
 }
 
+/// Read one order by its order number (the number customers and people
+/// know, e.g. `10004`); every other route takes the order's id, which this
+/// answer carries as `id`.
+#[utoipa::path(get, path = "/api/orders/by-number/{number}", tag = "orders",
+    params(("number" = String, Path, description = "The order number")),
+    responses((status = 200, body = Order), (status = 403, body = super::Problem),
+        (status = 404, body = super::Problem)))]
+async fn get_order_by_number(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let order = state.store.order_by_number(&number)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no order has the number {number} (look orders up by invoice with GET /api/orders?invoice=…)"
+        ))
+    })?;
+    caller.order(&order)?;
+    Ok(reply(StatusCode::OK, order))
+}
+
 /// An order's history: every change, who made it, by which event and rule.
 #[utoipa::path(get, path = "/api/orders/{id}/history", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")),
@@ -395,12 +429,19 @@ async fn order_jobs(
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventRequest {
-    /// Makes the event idempotent: the same id is applied once however
-    /// often it is sent. Use the id of what happened (the payment's id, the
-    /// shipment's id); the host makes one when it is missing.
+    /// Makes the event idempotent: the same id is applied to the order
+    /// once however often it is sent (another body under an id already
+    /// applied is a 409). Use the id of what happened (the payment's id,
+    /// the shipment's id); the host makes one when it is missing.
     #[serde(default)]
     pub id: Option<String>,
     pub event: EventKind,
+    /// When it happened, as the sender says (RFC 3339). A status from the
+    /// platform older than the platform's latest of that dimension is
+    /// recorded as stale and changes nothing.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<Timestamp>,
 }
 
 /// Post an event: payment matched, shipment added or done, picked, packing
@@ -423,6 +464,7 @@ async fn post_event(
         | EventKind::Resume
         | EventKind::Assign { .. }
         | EventKind::MoveCustomer { .. }
+        | EventKind::RefundSettled { .. }
         | EventKind::Manual => Some(Permission::Operate),
         EventKind::TimePassed | EventKind::GoodsReceived { .. } => {
             return Err(ApiError::invalid(
@@ -432,7 +474,17 @@ async fn post_event(
         }
         _ => None,
     };
-    apply(&state, &caller, id, request.id, request.event, what).await
+    let occurred_at = request.occurred_at;
+    apply_at(
+        &state,
+        &caller,
+        id,
+        request.id,
+        request.event,
+        what,
+        occurred_at,
+    )
+    .await
 }
 
 enum Permission {
@@ -448,6 +500,19 @@ async fn apply(
     event: Option<String>,
     kind: EventKind,
     permission: Option<Permission>,
+) -> Result<Response, ApiError> {
+    apply_at(state, caller, id, event, kind, permission, None).await
+}
+
+/// [`apply`] with the time the sender says the event happened.
+async fn apply_at(
+    state: &State,
+    caller: &Caller,
+    id: u64,
+    event: Option<String>,
+    kind: EventKind,
+    permission: Option<Permission>,
+    occurred_at: Option<Timestamp>,
 ) -> Result<Response, ApiError> {
     match permission {
         Some(Permission::Approve) => {
@@ -467,6 +532,7 @@ async fn apply(
         order: OrderId(id),
         actor: caller.actor(),
         kind,
+        occurred_at,
     };
     let outcome = state.engine.apply(event).await?;
     Ok(reply(StatusCode::OK, outcome))
@@ -643,12 +709,17 @@ async fn move_customer(
 ) -> Result<Response, ApiError> {
     // Mails follow the order's customer: moving it to one without a record
     // would leave every later message without an address.
-    if state.store.customer(&request.customer)?.is_none() {
+    let order = load(&state, &caller, id)?;
+    if state
+        .store
+        .customer(order.channel.as_str(), &request.customer)?
+        .is_none()
+    {
         return Err(ApiError::invalid(
             "customer",
             format!(
-                "customer \"{0}\" does not exist; create it first with PUT /api/customers/{0}",
-                request.customer
+                "customer \"{0}\" of channel {1} does not exist; create it first with PUT /api/customers/{0}?channel={1}",
+                request.customer, order.channel
             ),
         ));
     }
@@ -851,6 +922,8 @@ pub struct CustomerQuery {
     /// Customers per page (default `api.default_page_size`, at most
     /// `api.max_page_size`).
     pub limit: Option<usize>,
+    /// Only this channel's customers (a connector sees only its own).
+    pub channel: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -860,7 +933,7 @@ pub struct CustomerPage {
     pub next_cursor: Option<String>,
 }
 
-/// List customers by id, a page at a time.
+/// List customers by channel and id, a page at a time.
 #[utoipa::path(get, path = "/api/customers", tag = "orders", params(CustomerQuery),
     responses((status = 200, body = CustomerPage), (status = 403, body = super::Problem),
         (status = 422, body = super::Problem)))]
@@ -869,20 +942,52 @@ async fn list_customers(
     caller: Caller,
     query: Result<Query<CustomerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    // Customers belong to no channel: a connector sees only those it names.
-    caller.reader("list customers")?;
-    let Query(query) = query.map_err(query_error)?;
+    if caller.role() != Role::Connector {
+        caller.reader("list customers")?;
+    }
+    let Query(mut query) = query.map_err(query_error)?;
+    if let Some(own) = caller.own_channel() {
+        match &query.channel {
+            Some(asked) => caller.channel(asked)?,
+            None => query.channel = Some(own.to_owned()),
+        }
+    }
     let limit = page_size(&state, query.limit)?;
+    // The cursor is the last customer's channel and id: `channel/id`.
+    let after = match query.cursor.as_deref() {
+        Some(cursor) => Some(
+            cursor
+                .split_once('/')
+                .map(|(c, id)| (c.to_owned(), id.to_owned()))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "cursor",
+                        "cursor: pass the next_cursor of the page before as it is (channel/id)",
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || -> Result<CustomerPage, ApiError> {
-        let mut customers = Vec::with_capacity(limit);
-        let mut rest = store.customers_after(query.cursor.as_deref());
+        let mut customers: Vec<Customer> = Vec::with_capacity(limit);
+        let mut rest = store.customers_after(
+            query.channel.as_deref(),
+            after.as_ref().map(|(c, id)| (c.as_str(), id.as_str())),
+        );
         for customer in rest.by_ref().take(limit) {
             customers.push(customer?);
         }
         let more = rest.next().is_some();
         Ok(CustomerPage {
-            next_cursor: customers.last().filter(|_| more).map(|c| c.id.clone()),
+            next_cursor: customers.last().filter(|_| more).map(|c| {
+                let channel = c
+                    .channel
+                    .as_ref()
+                    .map(ChannelId::as_str)
+                    .unwrap_or_default();
+                format!("{channel}/{}", c.id)
+            }),
             customers,
         })
     })
@@ -891,66 +996,134 @@ async fn list_customers(
     Ok(reply(StatusCode::OK, page))
 }
 
-/// A connector may read and change a customer only while none of the
-/// customer's orders belongs to another channel: otherwise one shop could
-/// read, or redirect the mails of, another shop's customer.
-fn customer_scope(state: &State, caller: &Caller, customer: &str) -> Result<(), ApiError> {
-    let Some(own) = caller.own_channel() else {
-        return Ok(());
+/// Which channel's customer a route means.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerChannel {
+    /// The channel the customer belongs to: customer ids are per channel.
+    /// Needed only when several channels have a customer with this id (a
+    /// connector's token names its own).
+    pub channel: Option<String>,
+}
+
+/// The channel a customer id is meant in: the one asked for (a connector
+/// only its own), the connector's own, or else the one channel that has
+/// the customer. With `creating`, also the only channel of the store.
+fn customer_channel(
+    state: &State,
+    caller: &Caller,
+    customer: &str,
+    asked: Option<&str>,
+    creating: bool,
+) -> Result<ChannelId, ApiError> {
+    let named = |id: &str| -> Result<ChannelId, ApiError> {
+        let channel = state.store.channel(id)?.ok_or_else(|| {
+            ApiError::invalid("channel", format!("channel: \"{id}\" does not exist"))
+        })?;
+        Ok(channel.id)
     };
-    for id in state.store.orders_of_customer(customer)? {
-        if let Some(order) = state.store.order(id)?
-            && order.channel.as_str() != own
-        {
-            return Err(ApiError::forbidden(format!(
-                "customer \"{customer}\" has orders of another channel; \
-                 a connector token of channel \"{own}\" may only use customers of its own"
-            )));
+    if let Some(id) = asked {
+        caller.channel(id)?;
+        return named(id);
+    }
+    if let Some(own) = caller.own_channel() {
+        return named(own);
+    }
+    let having = state.store.customer_channels(customer)?;
+    match having.as_slice() {
+        [one] => return Ok(one.clone()),
+        [] => {}
+        several => {
+            let list: Vec<&str> = several.iter().map(ChannelId::as_str).collect();
+            return Err(ApiError::invalid(
+                "channel",
+                format!(
+                    "channel: customer \"{customer}\" exists on channels {}; name one with ?channel=",
+                    list.join(", ")
+                ),
+            ));
         }
     }
-    Ok(())
+    let channels = state.store.channels()?;
+    match channels.as_slice() {
+        [only] if creating => Ok(only.id.clone()),
+        _ if creating => Err(ApiError::invalid(
+            "channel",
+            "channel: customer ids are per channel; name the customer's channel with ?channel= or in the body",
+        )),
+        _ => Err(ApiError::not_found(format!(
+            "customer \"{customer}\" does not exist"
+        ))),
+    }
 }
 
 /// A customer: the name, email and phone messages go to.
 #[utoipa::path(get, path = "/api/customers/{customer}", tag = "orders",
-    params(("customer" = String, Path, description = "The customer's id")),
-    responses((status = 200, body = Customer), (status = 404, body = super::Problem)))]
+    params(("customer" = String, Path, description = "The customer's id"), CustomerChannel),
+    responses((status = 200, body = Customer), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)))]
 async fn get_customer(
     AxumState(state): AxumState<State>,
     caller: Caller,
     Path(customer): Path<String>,
+    at: Result<Query<CustomerChannel>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     if caller.role() != Role::Connector {
         caller.reader("read customers")?;
     }
-    customer_scope(&state, &caller, &customer)?;
+    let Query(at) = at.map_err(query_error)?;
+    let channel = customer_channel(&state, &caller, &customer, at.channel.as_deref(), false)?;
     let found = state
         .store
-        .customer(&customer)?
-        .ok_or_else(|| ApiError::not_found(format!("customer \"{customer}\" does not exist")))?;
+        .customer(channel.as_str(), &customer)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "customer \"{customer}\" of channel {channel} does not exist"
+            ))
+        })?;
     Ok(reply(StatusCode::OK, found))
 }
 
-/// Create or update a customer (shops and ERPs send theirs with the
-/// orders).
+/// Create or update a customer of one channel (shops and ERPs send theirs
+/// with the orders).
 #[utoipa::path(put, path = "/api/customers/{customer}", tag = "orders",
-    params(("customer" = String, Path, description = "The customer's id")),
+    params(("customer" = String, Path, description = "The customer's id"), CustomerChannel),
     request_body = Customer,
-    responses((status = 200, body = Customer), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = Customer), (status = 403, body = super::Problem),
+        (status = 422, body = super::Problem)))]
 async fn put_customer(
     AxumState(state): AxumState<State>,
     caller: Caller,
     Path(id): Path<String>,
+    at: Result<Query<CustomerChannel>, axum::extract::rejection::QueryRejection>,
     Body(customer): Body<Customer>,
 ) -> Result<Response, ApiError> {
     if caller.role() != Role::Connector {
         caller.operator("change customers")?;
     }
+    let Query(at) = at.map_err(query_error)?;
     super::admin::same_id(&id, &customer.id)?;
-    customer_scope(&state, &caller, &id)?;
-    if customer.id.trim().is_empty() || customer.id.len() > 200 {
-        return Err(ApiError::invalid("id", "id: must be 1–200 characters"));
+    if customer.id.trim().is_empty()
+        || customer.id.len() > 200
+        || customer.id.chars().any(char::is_control)
+    {
+        return Err(ApiError::invalid(
+            "id",
+            "id: must be 1–200 characters, none of them control characters",
+        ));
     }
+    let asked = match (at.channel.as_deref(), customer.channel.as_ref()) {
+        (Some(query), Some(body)) if query != body.as_str() => {
+            return Err(ApiError::invalid(
+                "channel",
+                format!("channel: the query says {query}, the body {body}; they must agree"),
+            ));
+        }
+        (Some(query), _) => Some(query.to_owned()),
+        (None, body) => body.map(ToString::to_string),
+    };
+    let channel = customer_channel(&state, &caller, &id, asked.as_deref(), true)?;
     if let Some(email) = &customer.email
         && email.parse::<lettre::Address>().is_err()
     {
@@ -969,31 +1142,38 @@ async fn put_customer(
             format!("phone: \"{phone}\" must be in international form, e.g. +4915112345678"),
         ));
     }
-    state.store.put_customer(&customer)?;
-    Ok(reply(StatusCode::OK, customer))
+    state.store.put_customer(&channel, &customer)?;
+    let saved = state.store.customer(channel.as_str(), &customer.id)?;
+    Ok(reply(StatusCode::OK, saved))
 }
 
 /// Delete a customer that no order names (409 while one does).
 #[utoipa::path(delete, path = "/api/customers/{customer}", tag = "orders",
-    params(("customer" = String, Path, description = "The customer's id")),
+    params(("customer" = String, Path, description = "The customer's id"), CustomerChannel),
     responses((status = 204), (status = 404, body = super::Problem),
-        (status = 409, body = super::Problem)))]
+        (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn delete_customer(
     AxumState(state): AxumState<State>,
     caller: Caller,
     Path(customer): Path<String>,
+    at: Result<Query<CustomerChannel>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.operator("delete customers")?;
-    let orders = state.store.orders_of_customer(&customer)?.len();
+    let Query(at) = at.map_err(query_error)?;
+    let channel = customer_channel(&state, &caller, &customer, at.channel.as_deref(), false)?;
+    let orders = state
+        .store
+        .orders_of_customer(channel.as_str(), &customer)?
+        .len();
     if orders > 0 {
         return Err(ApiError::conflict(format!(
-            "customer \"{customer}\" has {orders} order(s): move them to another customer \
+            "customer \"{customer}\" of channel {channel} has {orders} order(s): move them to another customer \
              (POST /api/orders/{{id}}/customer) before deleting it"
         )));
     }
-    if !state.store.remove_customer(&customer)? {
+    if !state.store.remove_customer(channel.as_str(), &customer)? {
         return Err(ApiError::not_found(format!(
-            "customer \"{customer}\" does not exist"
+            "customer \"{customer}\" of channel {channel} does not exist"
         )));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -1001,15 +1181,25 @@ async fn delete_customer(
 
 /// A customer's orders, newest first.
 #[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
-    params(("customer" = String, Path, description = "The customer's id")),
-    responses((status = 200, body = Vec<Order>)))]
+    params(("customer" = String, Path, description = "The customer's id"), CustomerChannel),
+    responses((status = 200, body = Vec<Order>), (status = 404, body = super::Problem),
+        (status = 422, body = super::Problem)))]
 async fn customer_orders(
     AxumState(state): AxumState<State>,
     caller: Caller,
     Path(customer): Path<String>,
+    at: Result<Query<CustomerChannel>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    if caller.role() != Role::Connector {
+        caller.reader("read customers")?;
+    }
+    let Query(at) = at.map_err(query_error)?;
+    let channel = customer_channel(&state, &caller, &customer, at.channel.as_deref(), false)?;
     let mut orders = Vec::new();
-    for id in state.store.orders_of_customer(&customer)? {
+    for id in state
+        .store
+        .orders_of_customer(channel.as_str(), &customer)?
+    {
         if let Some(order) = state.store.order(id)?
             && caller.order(&order).is_ok()
         {

@@ -135,6 +135,12 @@ pub enum EventKind {
     MoveCustomer {
         customer: String,
     },
+    /// The refund due on the order (a payment that arrived after it was
+    /// cancelled) was paid back: the order leaves the list of refunds due.
+    RefundSettled {
+        #[serde(default)]
+        reference: Option<String>,
+    },
 }
 
 fn yes() -> bool {
@@ -166,19 +172,50 @@ impl EventKind {
             EventKind::Pause
             | EventKind::Resume
             | EventKind::Assign { .. }
-            | EventKind::MoveCustomer { .. } => Trigger::Manual,
+            | EventKind::MoveCustomer { .. }
+            | EventKind::RefundSettled { .. } => Trigger::Manual,
         }
     }
 }
 
-/// An event for one order. `id` makes it idempotent: the same id is applied
-/// once, however often it arrives.
+/// An event for one order. `id` makes it idempotent per order: the same id
+/// is applied to an order once, however often it arrives; the same id with
+/// another body is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: String,
     pub order: OrderId,
     pub actor: Actor,
     pub kind: EventKind,
+    /// When the platform (or whoever sends it) says it happened; a platform
+    /// status older than the platform's last change of that dimension is
+    /// recorded as stale and changes nothing.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<Timestamp>,
+}
+
+impl Event {
+    /// An event that carries no time of its own.
+    pub fn new(id: impl Into<String>, order: OrderId, actor: Actor, kind: EventKind) -> Event {
+        Event {
+            id: id.into(),
+            order,
+            actor,
+            kind,
+            occurred_at: None,
+        }
+    }
+
+    /// What makes two deliveries of one event id the same event: the kind
+    /// with what it carries, and the time it says it happened.
+    pub fn body(&self) -> String {
+        let kind = serde_json::to_string(&self.kind).unwrap_or_default();
+        match self.occurred_at {
+            Some(at) => format!("{kind} at {at}"),
+            None => kind,
+        }
+    }
 }
 
 /// One change recorded in an order's history.
@@ -223,6 +260,25 @@ pub enum Change {
     Skipped {
         action: String,
         reason: String,
+    },
+    /// A platform status that arrived after a newer one of the same
+    /// dimension: recorded, and nothing changed.
+    Stale {
+        dimension: Dimension,
+        status: String,
+        #[schema(value_type = String, format = DateTime)]
+        occurred_at: Timestamp,
+        #[schema(value_type = String, format = DateTime)]
+        latest: Timestamp,
+    },
+    /// Stock taken off (negative) or given back (positive) for the order.
+    Stock {
+        article: String,
+        delta: i64,
+    },
+    /// The rules of an event wait until the order is approved.
+    Held {
+        trigger: Trigger,
     },
 }
 
@@ -309,6 +365,23 @@ pub struct AppliedEvent {
     /// History sequence numbers the event wrote.
     pub history: Vec<u64>,
     pub jobs: Vec<u64>,
+    /// The event's body ([`Event::body`]): another delivery of the id with
+    /// another body is refused. Empty for events recorded before bodies
+    /// were kept.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// A goods receipt as booked: the stock it added, and what the stock was
+/// before (orders holding the article wake when it was zero or less).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GoodsReceipt {
+    pub id: String,
+    pub article: String,
+    pub quantity: i64,
+    pub stock_before: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
 }
 
 /// A stock level of one article.

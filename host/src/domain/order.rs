@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use super::event::Trigger;
 use super::money::Money;
 use super::platform::Dimension;
 use super::shipment::Package;
@@ -120,6 +121,10 @@ pub struct Channel {
     /// approved.
     #[serde(default)]
     pub requires_approval: bool,
+    /// A status set by hand (an operator's change, a cancellation) is
+    /// pushed to the platform; off, only rules with `push_status` push.
+    #[serde(default = "yes")]
+    pub push_manual_changes: bool,
     /// Platform calls running at once for this channel (the outbox's
     /// default when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,10 +139,18 @@ fn yes() -> bool {
     true
 }
 
+/// A customer of one channel: customer ids are the shop's own, so two
+/// channels may each have a customer "1", and they are two customers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     pub id: String,
+    /// The channel the customer belongs to. In a `PUT` it may be left out
+    /// when the `channel` query, the connector's token or the store (one
+    /// channel only, or the one channel that has the customer) says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub channel: Option<ChannelId>,
     pub name: String,
     #[serde(default)]
     pub email: Option<String>,
@@ -232,6 +245,15 @@ pub struct StatusValue {
     pub set_by: Actor,
 }
 
+/// A trigger held while its order waits for approval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HeldTrigger {
+    pub trigger: Trigger,
+    pub source: Source,
+    /// The event that raised it.
+    pub event: String,
+}
+
 /// A shipment record kept on the order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShipmentRecord {
@@ -279,6 +301,23 @@ pub struct Order {
     pub shipments: Vec<ShipmentRecord>,
     /// Rules marked "once per order" that have fired on this order.
     pub fired_once: Vec<String>,
+    /// Triggers that came while the order waited for approval: their rules
+    /// run, in this order, once it is approved; a rejection drops them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldTrigger>,
+    /// Stock the rules took off for this order, by article: given back,
+    /// once, when the order is cancelled.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stock_taken: BTreeMap<String, u32>,
+    /// A payment arrived after the order was cancelled: a refund is due
+    /// until an operator settles it.
+    #[serde(default)]
+    pub refund_due: bool,
+    /// The time the platform gave for its latest status of each dimension:
+    /// an older one arriving later is stale.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<Dimension, String>)]
+    pub platform_times: BTreeMap<Dimension, Timestamp>,
     #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
     #[schema(value_type = String, format = DateTime)]

@@ -206,6 +206,7 @@ impl Engine {
                 },
                 BulkAction::Rule { .. } => EventKind::Manual,
             },
+            occurred_at: None,
         };
         let rules = self.rules();
         let forced = match &spec.action {
@@ -265,7 +266,7 @@ impl Engine {
             after: run.order.clone(),
             history: run.entries.clone(),
             jobs,
-            event: Some((event_id.to_owned(), run.applied(actor.source()))),
+            event: Some((event_id.to_owned(), run.applied(actor.source(), ""))),
             assign_order_number: false,
             assign_invoice_number: run.invoice,
             stock: run.stock.clone(),
@@ -469,7 +470,7 @@ impl Engine {
         let mut positions = Vec::new();
         for (i, order) in chunk.iter().enumerate() {
             let event_id = format!("bulk:{}:{}", job.id, order.id);
-            if self.store.applied_event(&event_id)?.is_some() {
+            if self.store.applied_event(order.id, &event_id)?.is_some() {
                 steps.push(Some(Step::Changed));
             } else if !job.spec.filter.matches(order) {
                 steps.push(Some(Step::NotMatched));
@@ -511,7 +512,7 @@ impl Engine {
     async fn bulk_one(&self, job: &BulkJob, scanned: &Order) -> Result<Step, EngineError> {
         let id = scanned.id;
         let event_id = format!("bulk:{}:{id}", job.id);
-        if self.store.applied_event(&event_id)?.is_some() {
+        if self.store.applied_event(id, &event_id)?.is_some() {
             // Changed by this job before a crash, after its last checkpoint:
             // the filter may no longer match it, but it counts.
             return Ok(Step::Changed);

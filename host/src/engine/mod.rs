@@ -19,12 +19,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{
-    AppliedEvent, Change, Event, EventKind, HistoryEntry, Job, JobKind, Stock, Trigger,
+    AppliedEvent, Change, Event, EventKind, GoodsReceipt, HistoryEntry, Job, JobKind, Stock,
+    Trigger,
 };
 use crate::domain::money::Money;
 use crate::domain::notify::{Template, TemplateKind, WebhookEndpoint};
 use crate::domain::order::{
-    Actor, Approval, Channel, Line, Order, OrderId, ShipmentRecord, Source, StatusValue,
+    Actor, Approval, Channel, HeldTrigger, Line, Order, OrderId, ShipmentRecord, Source,
+    StatusValue,
 };
 use crate::domain::platform::{Dimension, Platform};
 use crate::store::{CommitError, Store, StoreError, Write, keys};
@@ -115,6 +117,15 @@ pub enum EngineError {
     NothingToRollBack(OrderId),
     #[error("order {order}: {message}")]
     Conflict { order: OrderId, message: String },
+    #[error(
+        "order {order}: event id \"{id}\" was applied at {at} with another body ({earlier}); an event id names one event: give a new event a new id"
+    )]
+    EventReused {
+        order: OrderId,
+        id: String,
+        at: Timestamp,
+        earlier: String,
+    },
     /// A record others depend on (a channel holding orders).
     #[error("{0}")]
     InUse(String),
@@ -158,6 +169,18 @@ pub struct NewOrder {
     /// plugin's initial status.
     #[serde(default)]
     pub statuses: BTreeMap<Dimension, String>,
+}
+
+/// What one timer tick did.
+#[derive(Debug, Default)]
+pub struct Tick {
+    /// Orders whose timer rules changed something.
+    pub applied: usize,
+    /// Orders whose `time_passed` event failed, with the error; tried again
+    /// on the next tick.
+    pub failed: Vec<(OrderId, String)>,
+    /// Goods receipts whose waiting orders were woken.
+    pub woken: usize,
 }
 
 /// What happened to an event.
@@ -577,13 +600,14 @@ impl Engine {
         run.triggers
             .push_back((Trigger::OrderCreated, actor.source()));
         self.run_rules(&mut run, &channel, &platform)?;
+        self.finish(&mut run, &channel, &platform);
         let jobs = self.jobs_of(&run, &channel)?;
         let write = Write {
             before: None,
             after: run.order.clone(),
             history: run.entries.clone(),
             jobs,
-            event: Some((event_id.clone(), run.applied(actor.source()))),
+            event: Some((event_id.clone(), run.applied(actor.source(), ""))),
             assign_order_number: true,
             assign_invoice_number: run.invoice,
             stock: run.stock.clone(),
@@ -728,6 +752,10 @@ impl Engine {
             assigned_to: None,
             shipments: Vec::new(),
             fired_once: Vec::new(),
+            held: Vec::new(),
+            stock_taken: BTreeMap::new(),
+            refund_due: false,
+            platform_times: BTreeMap::new(),
             created: now,
             updated: now,
             history_len: 0,
@@ -746,10 +774,11 @@ impl Engine {
                 "event id must be 1–200 characters; use the provider's payment id or another id that is the same on every delivery".into(),
             ));
         }
+        let body = event.body();
         let _guard = self.lock_of(event.order).lock().await;
         for _ in 0..MAX_RETRIES {
-            if self.store.applied_event(&event.id)?.is_some() {
-                return Ok(Outcome::Duplicate { order: event.order });
+            if let Some(earlier) = self.store.applied_event(event.order, &event.id)? {
+                return repeated(&event, &body, &earlier);
             }
             let order = self
                 .store
@@ -762,7 +791,7 @@ impl Engine {
                 after: run.order.clone(),
                 history: run.entries.clone(),
                 jobs: jobs.clone(),
-                event: Some((event.id.clone(), run.applied(event.actor.source()))),
+                event: Some((event.id.clone(), run.applied(event.actor.source(), &body))),
                 assign_order_number: false,
                 assign_invoice_number: run.invoice,
                 stock: run.stock.clone(),
@@ -776,10 +805,9 @@ impl Engine {
                         jobs,
                     });
                 }
-                Err(CommitError::Stale { .. }) => continue,
-                Err(CommitError::EventApplied(_)) => {
-                    return Ok(Outcome::Duplicate { order: event.order });
-                }
+                // Another writer applied it meanwhile: the next round reads
+                // what it applied.
+                Err(CommitError::Stale { .. } | CommitError::EventApplied(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -857,13 +885,14 @@ impl Engine {
                     .push_back((status_trigger(dimension), actor.source()));
                 self.run_rules(&mut run, &channel, &platform)?;
             }
+            self.finish(&mut run, &channel, &platform);
             let jobs = self.jobs_of(&run, &channel)?;
             let write = Write {
                 before: Some(order),
                 after: run.order.clone(),
                 history: run.entries.clone(),
                 jobs: jobs.clone(),
-                event: Some((event_id, run.applied(actor.source()))),
+                event: Some((event_id, run.applied(actor.source(), ""))),
                 assign_order_number: false,
                 assign_invoice_number: run.invoice,
                 stock: run.stock.clone(),
@@ -889,23 +918,20 @@ impl Engine {
 
     /// The dunning timer: a `time_passed` event for every order in a status
     /// that a time rule starts from. The event id carries the day, so one
-    /// order gets at most one such event per day.
-    pub async fn tick(&self) -> Result<usize, EngineError> {
+    /// order gets at most one such event per day. An order whose event
+    /// fails is logged, counted (`statusport_timer_failures_total`) and
+    /// tried again on the next tick; the others go on.
+    pub async fn tick(&self) -> Result<Tick, EngineError> {
         let now = self.now();
         let day = now.to_zoned(jiff::tz::TimeZone::UTC).date();
         let mut candidates = BTreeSet::new();
         let rules = self.rules();
+        let channels = self.store.channels()?;
         for rule in rules
             .iter()
             .filter(|r| r.enabled && r.on.contains(&Trigger::TimePassed))
         {
-            let channels: Vec<Channel> = self
-                .store
-                .channels()?
-                .into_iter()
-                .filter(|c| rule.covers(c))
-                .collect();
-            for channel in &channels {
+            for channel in channels.iter().filter(|c| rule.covers(c)) {
                 for from in &rule.from {
                     candidates.extend(self.store.orders_in_status(
                         channel.id.as_str(),
@@ -915,26 +941,40 @@ impl Engine {
                 }
             }
         }
-        let mut applied = 0;
+        let mut tick = Tick::default();
         for id in candidates {
-            let outcome = self
-                .apply(Event {
-                    id: format!("time:{id}:{day}"),
-                    order: id,
-                    actor: Actor::System,
-                    kind: EventKind::TimePassed,
-                })
-                .await?;
-            if matches!(outcome, Outcome::Applied { ref history, .. } if !history.is_empty()) {
-                applied += 1;
+            let event = Event::new(
+                format!("time:{id}:{day}"),
+                id,
+                Actor::System,
+                EventKind::TimePassed,
+            );
+            match self.apply(event).await {
+                Ok(Outcome::Applied { history, .. }) if !history.is_empty() => tick.applied += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(order = %id, error = %e, "timer rules: the order's time_passed event failed; it is tried again on the next tick");
+                    metrics::counter!("statusport_timer_failures_total").increment(1);
+                    tick.failed.push((id, e.to_string()));
+                }
             }
         }
-        Ok(applied)
+        match self.resume_wakes().await {
+            Ok(n) => tick.woken = n,
+            Err(e) => {
+                tracing::error!(error = %e, "goods receipts: waking their orders failed; tried again on the next tick")
+            }
+        }
+        Ok(tick)
     }
 
-    /// Goods received: the stock of `article` goes up by `quantity`; when it
-    /// was zero or less before, every order holding the article gets a
-    /// `goods_received` event.
+    /// Goods received: books the receipt once per id — the stock of
+    /// `article` goes up by `quantity` — and, when the stock was zero or
+    /// less before, wakes every order holding the article with a
+    /// `goods_received` event. The booking and the note of the orders to
+    /// wake are one write; the orders are woken from that note, here and,
+    /// after a crash or a failure, by [`Engine::resume_wakes`] (at start and
+    /// on every timer tick), each order exactly once.
     pub async fn goods_received(
         &self,
         article: &str,
@@ -943,41 +983,78 @@ impl Engine {
     ) -> Result<Vec<OrderId>, EngineError> {
         if quantity <= 0 {
             return Err(EngineError::Invalid(format!(
-                "goods received for {article}: quantity must be positive, not {quantity}"
+                "quantity: goods received for {article} must be positive, not {quantity}"
             )));
         }
-        let before = self.stock(article)?.quantity;
-        let key = format!("goods:{receipt_id}");
-        if self.store.applied_event(&key)?.is_some() {
-            return Ok(Vec::new());
+        if receipt_id.trim().is_empty() || receipt_id.len() > 200 {
+            return Err(EngineError::Invalid(
+                "id: a goods receipt id must be 1–200 characters (the delivery note's number)"
+                    .into(),
+            ));
         }
-        self.store
-            .adjust_stock(article, quantity, &key, self.now())?;
+        let (booked, new) = self
+            .store
+            .book_receipt(receipt_id, article, quantity, self.now())?;
+        if !new
+            && !booked.article.is_empty()
+            && (booked.article != article || booked.quantity != quantity)
+        {
+            return Err(EngineError::Conflict {
+                order: OrderId(0),
+                message: format!(
+                    "goods receipt {receipt_id} was booked at {} for {} × {}; a receipt id names one receipt: give another receipt another id",
+                    booked.at, booked.quantity, booked.article
+                ),
+            });
+        }
         self.store.flush().await?;
-        if before > 0 {
+        if !self.store.wake_pending(receipt_id)? {
             return Ok(Vec::new());
         }
+        self.wake(&booked).await
+    }
+
+    /// Wakes the orders of every receipt whose wake-up is still noted;
+    /// answers how many receipts were done.
+    pub async fn resume_wakes(&self) -> Result<usize, EngineError> {
+        let pending = self.store.pending_wakes()?;
+        let mut done = 0;
+        for receipt in pending {
+            self.wake(&receipt).await?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Sends `goods_received` to every order holding the receipt's article
+    /// that existed when it was booked, then drops the note. An order that
+    /// has it already is not changed again (the event id is the receipt's).
+    async fn wake(&self, receipt: &GoodsReceipt) -> Result<Vec<OrderId>, EngineError> {
+        let until = receipt
+            .at
+            .checked_add(jiff::SignedDuration::from_millis(1))
+            .unwrap_or(Timestamp::MAX);
         let ids = self.store.orders_with_article(
-            &format!("{article}\0"),
+            &format!("{}\0", receipt.article),
             Timestamp::UNIX_EPOCH,
-            Timestamp::MAX,
+            until,
         )?;
         let mut touched = Vec::new();
         for id in ids {
-            let outcome = self
-                .apply(Event {
-                    id: format!("{key}:{id}"),
-                    order: id,
-                    actor: Actor::System,
-                    kind: EventKind::GoodsReceived {
-                        article: article.to_owned(),
-                    },
-                })
-                .await?;
-            if matches!(outcome, Outcome::Applied { .. }) {
+            let event = Event::new(
+                format!("goods:{}", receipt.id),
+                id,
+                Actor::System,
+                EventKind::GoodsReceived {
+                    article: receipt.article.clone(),
+                },
+            );
+            if let Outcome::Applied { .. } = self.apply(event).await? {
                 touched.push(id);
             }
         }
+        self.store.finish_wake(&receipt.id)?;
+        self.store.flush().await?;
         Ok(touched)
     }
 
@@ -1026,6 +1103,7 @@ impl Engine {
             }
         }
         self.run_rules(&mut run, channel, platform)?;
+        self.finish(&mut run, channel, platform);
         Ok(run)
     }
 
@@ -1053,7 +1131,10 @@ impl Engine {
         match &event.kind {
             EventKind::SetStatus { dimension, to } => {
                 check_status(platform, *dimension, to)?;
-                let from = order.status(*dimension).unwrap_or_default().to_owned();
+                if stale(run, event, *dimension, to) {
+                    return Ok(());
+                }
+                let from = run.order.status(*dimension).unwrap_or_default().to_owned();
                 if from == *to {
                     // Already there: a no-op, not an error.
                     return Ok(());
@@ -1062,6 +1143,9 @@ impl Engine {
                     return Err(transition_error(platform, *dimension, &from, to));
                 }
                 set_status(run, *dimension, to, event.actor.clone(), None);
+                if source == Source::User {
+                    run.manual.push(*dimension);
+                }
                 run.triggers.push_back((status_trigger(*dimension), source));
                 return Ok(());
             }
@@ -1072,6 +1156,25 @@ impl Engine {
                     None,
                     Some(reference.clone().unwrap_or_else(|| "yes".into())),
                 );
+                if is_cancelled(&run.order, platform) {
+                    flag_refund(run);
+                }
+            }
+            EventKind::RefundSettled { reference } => {
+                if !order.refund_due {
+                    return Err(EngineError::Invalid(format!(
+                        "order {} has no refund due",
+                        order.id
+                    )));
+                }
+                order.refund_due = false;
+                field(
+                    &mut run.entries,
+                    "refund_due",
+                    Some("true".into()),
+                    Some(reference.clone().unwrap_or_else(|| "false".into())),
+                );
+                return Ok(());
             }
             EventKind::ShipmentAdded {
                 shipment_id,
@@ -1215,14 +1318,41 @@ impl Engine {
                 } else {
                     Approval::Rejected
                 };
+                let held = std::mem::take(&mut order.held);
                 field(
                     &mut run.entries,
                     "approval",
                     Some("pending".into()),
                     Some(if approved { "approved" } else { "rejected" }.into()),
                 );
+                if approved {
+                    // The approval's own rules first, then those of the
+                    // events that waited for it, in the order they came.
+                    run.triggers.push_back((trigger, source));
+                    run.replayed = held.len();
+                    run.triggers
+                        .extend(held.into_iter().map(|h| (h.trigger, h.source)));
+                    return Ok(());
+                }
+                if !held.is_empty() {
+                    run.history(
+                        None,
+                        Change::Skipped {
+                            action: format!("rules of {} held triggers", held.len()),
+                            reason: "the order was rejected".into(),
+                        },
+                    );
+                }
             }
-            EventKind::GoodsReceived { .. } | EventKind::TimePassed | EventKind::Manual => {}
+            EventKind::GoodsReceived { article } => {
+                field(
+                    &mut run.entries,
+                    "goods_received",
+                    None,
+                    Some(article.clone()),
+                );
+            }
+            EventKind::TimePassed | EventKind::Manual => {}
             EventKind::Cancel { notify } => {
                 let Some(to) = cancelled_status(platform) else {
                     return Err(EngineError::Invalid(format!(
@@ -1240,8 +1370,14 @@ impl Engine {
                 if !platform.allows(Dimension::Order, &from, &to) {
                     return Err(transition_error(platform, Dimension::Order, &from, &to));
                 }
+                if stale(run, event, Dimension::Order, &to) {
+                    return Ok(());
+                }
                 run.silent = !notify;
                 set_status(run, Dimension::Order, &to, event.actor.clone(), None);
+                if source == Source::User {
+                    run.manual.push(Dimension::Order);
+                }
                 run.triggers.push_back((Trigger::StatusChanged, source));
                 return Ok(());
             }
@@ -1308,10 +1444,48 @@ impl Engine {
             return Ok(());
         }
         let rules = self.rules();
+        let listening = |trigger: Trigger, source: Source| {
+            rules.iter().any(|r| {
+                r.enabled
+                    && !for_unapproved(r)
+                    && r.on.contains(&trigger)
+                    && r.covers(channel)
+                    && (r.sources.is_empty() || r.sources.contains(&source))
+            })
+        };
+        // The engine holds an order that waits for approval, whatever rules
+        // are loaded: only rules about unapproved orders run; the triggers
+        // of the others wait on the order and run once it is approved. A
+        // rejected order runs no rule after the rejection's own.
+        let approval = run.order.approval;
+        if approval == Approval::Rejected && run.original.approval == Approval::Rejected {
+            let waiting: Vec<(Trigger, Source)> = run.triggers.drain(..).collect();
+            if waiting.iter().any(|(t, s)| listening(*t, *s)) {
+                run.history(
+                    None,
+                    Change::Skipped {
+                        action: "rules".into(),
+                        reason: "the order was rejected; no rule runs for it".into(),
+                    },
+                );
+            }
+            return Ok(());
+        }
+        let limit = MAX_FIRINGS * (1 + run.replayed);
         let mut fired: Vec<&str> = Vec::new();
         while let Some((trigger, source)) = run.triggers.pop_front() {
+            let pending = run.order.approval == Approval::Pending;
+            if pending && trigger != Trigger::TimePassed && listening(trigger, source) {
+                run.order.held.push(HeldTrigger {
+                    trigger,
+                    source,
+                    event: run.event.clone(),
+                });
+                run.history(None, Change::Held { trigger });
+            }
             for rule in rules.iter() {
                 if !rule.enabled
+                    || (pending && !for_unapproved(rule))
                     || !rule.on.contains(&trigger)
                     || !rule.covers(channel)
                     || (!rule.sources.is_empty() && !rule.sources.contains(&source))
@@ -1342,7 +1516,7 @@ impl Engine {
                     }
                 }
                 fired.push(&rule.id);
-                if fired.len() > MAX_FIRINGS {
+                if fired.len() > limit {
                     return Err(EngineError::RuleLoop {
                         chain: fired.join(" → "),
                     });
@@ -1353,125 +1527,179 @@ impl Engine {
         Ok(())
     }
 
+    /// Fires a rule: its move, then its actions. A rule with a move whose
+    /// move does not happen (the order is there already, or the plugin
+    /// allows no such move) takes none of its actions.
     fn fire(&self, run: &mut Run, rule: &Rule, channel: &Channel, platform: &Platform) {
         let actor = Actor::Rule(rule.id.clone());
-        if rule.once_per_order {
-            run.order.fired_once.push(rule.id.clone());
-        }
-        let mut targets: Vec<(Dimension, &str)> = Vec::new();
         if let Some(to) = &rule.to {
-            targets.push((to.dimension, &to.code));
-        }
-        if let Some(code) = &rule.then.payment_status {
-            targets.push((Dimension::Payment, code));
-        }
-        for (dimension, to) in targets {
-            let from = run.order.status(dimension).unwrap_or_default().to_owned();
-            if from == to {
-                continue;
-            }
-            if !platform.allows(dimension, &from, to) {
+            let from = run
+                .order
+                .status(to.dimension)
+                .unwrap_or_default()
+                .to_owned();
+            let refused = if from == to.code {
+                Some(format!(
+                    "the order's {} status is {from} already",
+                    to.dimension
+                ))
+            } else if !platform.allows(to.dimension, &from, &to.code) {
+                Some(transition_error(platform, to.dimension, &from, &to.code).to_string())
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
                 run.history(
                     Some(&rule.id),
                     Change::Skipped {
-                        action: format!("set {dimension} status {to}"),
-                        reason: transition_error(platform, dimension, &from, to).to_string(),
+                        action: format!("move to {to} and the rule's actions"),
+                        reason,
                     },
                 );
-                continue;
+                return;
             }
-            set_status(run, dimension, to, actor.clone(), Some(&rule.id));
+            set_status(run, to.dimension, &to.code, actor.clone(), Some(&rule.id));
             run.triggers
-                .push_back((status_trigger(dimension), Source::Rule));
+                .push_back((status_trigger(to.dimension), Source::Rule));
         }
+        if rule.once_per_order {
+            run.order.fired_once.push(rule.id.clone());
+        }
+        if let Some(to) = &rule.then.payment_status {
+            let dimension = Dimension::Payment;
+            let from = run.order.status(dimension).unwrap_or_default().to_owned();
+            if from != *to {
+                if platform.allows(dimension, &from, to) {
+                    set_status(run, dimension, to, actor.clone(), Some(&rule.id));
+                    run.triggers
+                        .push_back((status_trigger(dimension), Source::Rule));
+                } else {
+                    run.history(
+                        Some(&rule.id),
+                        Change::Skipped {
+                            action: format!("set {dimension} status {to}"),
+                            reason: transition_error(platform, dimension, &from, to).to_string(),
+                        },
+                    );
+                }
+            }
+        }
+        let cancelled = is_cancelled(&run.order, platform);
         if rule.then.issue_invoice
             && channel.invoice_numbering
             && run.order.invoice_number.is_none()
             && !run.invoice
         {
-            run.invoice = true;
-            run.history(
-                Some(&rule.id),
-                Change::InvoiceNumber {
-                    number: String::new(),
-                },
-            );
-            run.triggers
-                .push_back((Trigger::InvoiceCreated, Source::Rule));
-        }
-        if rule.then.decrement_stock {
-            for line in &run.order.lines {
-                run.stock
-                    .push((line.article.clone(), -i64::from(line.quantity)));
+            if cancelled {
+                run.history(
+                    Some(&rule.id),
+                    Change::Skipped {
+                        action: "issue invoice".into(),
+                        reason: "the order is cancelled".into(),
+                    },
+                );
+            } else {
+                run.invoice = true;
+                run.history(
+                    Some(&rule.id),
+                    Change::InvoiceNumber {
+                        number: String::new(),
+                    },
+                );
+                run.triggers
+                    .push_back((Trigger::InvoiceCreated, Source::Rule));
             }
+        }
+        if rule.then.decrement_stock && run.order.stock_taken.is_empty() && !cancelled {
+            let mut taken: BTreeMap<String, u32> = BTreeMap::new();
+            for line in &run.order.lines {
+                let q = taken.entry(line.article.clone()).or_default();
+                *q = q.saturating_add(line.quantity);
+            }
+            for (article, quantity) in &taken {
+                let delta = -i64::from(*quantity);
+                run.stock.push((article.clone(), delta));
+                run.history(
+                    Some(&rule.id),
+                    Change::Stock {
+                        article: article.clone(),
+                        delta,
+                    },
+                );
+            }
+            run.order.stock_taken = taken;
         }
         // Shipments before the status push: a platform job runs after the
         // jobs of its order created before it, and a "shipped" status must
         // not reach the platform ahead of its tracking numbers.
         if rule.then.upload_shipments {
-            for s in run
+            let ids: Vec<String> = run
                 .order
                 .shipments
                 .iter()
                 .filter(|s| s.done && s.has_tracking())
-            {
-                run.planned.push((
-                    rule.id.clone(),
-                    JobKind::UploadShipment {
-                        shipment_id: s.id.clone(),
-                    },
-                ));
+                .map(|s| s.id.clone())
+                .collect();
+            for shipment_id in ids {
+                run.plan_job(Some(&rule.id), JobKind::UploadShipment { shipment_id });
             }
         }
         if rule.then.push_status {
             let dimension = rule.to.as_ref().map_or(Dimension::Order, |t| t.dimension);
-            if let Some(status) = run.order.statuses.get(&dimension).cloned() {
-                if status.set_by == Actor::Platform(run.order.channel.clone()) {
-                    // The platform told us this status: sending it back would
-                    // echo.
-                    run.history(
-                        Some(&rule.id),
-                        Change::Skipped {
-                            action: format!("push {dimension} status {}", status.code),
-                            reason: "the status came from this platform".into(),
-                        },
-                    );
-                } else {
-                    let from = run.original_status(dimension);
-                    run.planned.push((
-                        rule.id.clone(),
-                        JobKind::PushStatus {
-                            dimension,
-                            from,
-                            to: status.code,
-                        },
-                    ));
-                }
-            }
+            plan_push(run, Some(&rule.id), dimension);
         }
         if let Some(template) = &rule.then.email {
-            run.planned.push((
-                rule.id.clone(),
+            run.plan_job(
+                Some(&rule.id),
                 JobKind::Email {
                     template: template.clone(),
                 },
-            ));
+            );
         }
         if let Some(template) = &rule.then.sms {
-            run.planned.push((
-                rule.id.clone(),
+            run.plan_job(
+                Some(&rule.id),
                 JobKind::Sms {
                     template: template.clone(),
                 },
-            ));
+            );
         }
         if let Some(event) = &rule.then.webhook {
-            run.planned.push((
-                rule.id.clone(),
+            run.plan_job(
+                Some(&rule.id),
                 JobKind::Webhook {
                     event: event.clone(),
                 },
-            ));
+            );
+        }
+    }
+
+    /// What an event leaves to do once the rules have run: stock given
+    /// back to a cancelled order, a refund flagged for a payment on one,
+    /// and the push of a status set by hand.
+    fn finish(&self, run: &mut Run, channel: &Channel, platform: &Platform) {
+        if is_cancelled(&run.order, platform) {
+            let taken = std::mem::take(&mut run.order.stock_taken);
+            for (article, quantity) in taken {
+                let delta = i64::from(quantity);
+                run.stock.push((article.clone(), delta));
+                run.history(None, Change::Stock { article, delta });
+            }
+            let paid_now = run.order.status(Dimension::Payment) == Some("paid")
+                && run.original.status(Dimension::Payment) != Some("paid");
+            if paid_now {
+                flag_refund(run);
+            }
+        }
+        if channel.push_manual_changes {
+            for dimension in std::mem::take(&mut run.manual) {
+                let pushed = run.planned.iter().any(|(_, kind)| {
+                    matches!(kind, JobKind::PushStatus { dimension: d, .. } if *d == dimension)
+                });
+                if !pushed {
+                    plan_push(run, None, dimension);
+                }
+            }
         }
     }
 
@@ -1490,9 +1718,13 @@ impl Engine {
                     order: run.order.id,
                     channel: channel.id.clone(),
                     kind: kind.clone(),
-                    idempotency_key: format!("{}/{rule}/{i}", run.event),
+                    idempotency_key: format!(
+                        "{}/{}/{i}",
+                        run.event,
+                        rule.as_deref().unwrap_or("manual")
+                    ),
                     event: run.event.clone(),
-                    rule: Some(rule.clone()),
+                    rule: rule.clone(),
                     created: run.now,
                 })
             })
@@ -1500,10 +1732,45 @@ impl Engine {
     }
 }
 
+/// What a second delivery of an applied event id answers: a duplicate when
+/// it carries the same body, a conflict naming the earlier event when not.
+fn repeated(event: &Event, body: &str, earlier: &AppliedEvent) -> Result<Outcome, EngineError> {
+    if earlier.body.is_empty() || earlier.body == body {
+        return Ok(Outcome::Duplicate { order: event.order });
+    }
+    Err(EngineError::EventReused {
+        order: event.order,
+        id: event.id.clone(),
+        at: earlier.at,
+        earlier: earlier.body.clone(),
+    })
+}
+
+/// Whether a rule is about orders waiting for approval (`approved = false`
+/// among its conditions): such rules run while an order is pending.
+fn for_unapproved(rule: &Rule) -> bool {
+    rule.when.approved == Some(false)
+}
+
 /// Why `rule` cannot fire for `order` now, if it cannot.
 fn rule_blocked(rule: &Rule, order: &Order, channel: &Channel, now: Timestamp) -> Option<String> {
     if !rule.enabled {
         return Some(format!("rule {} is disabled", rule.id));
+    }
+    match order.approval {
+        Approval::Pending if !for_unapproved(rule) => {
+            return Some(format!(
+                "order {} is waiting for approval; its rules run once it is approved",
+                order.id
+            ));
+        }
+        Approval::Rejected => {
+            return Some(format!(
+                "order {} was rejected; no rule runs for it",
+                order.id
+            ));
+        }
+        _ => {}
     }
     if !rule.covers(channel) {
         return Some(format!(
@@ -1543,11 +1810,18 @@ struct Run {
     now: Timestamp,
     entries: Vec<HistoryEntry>,
     triggers: VecDeque<(Trigger, Source)>,
-    planned: Vec<(String, JobKind)>,
+    /// Jobs to create, with the rule that planned each (none: a change by
+    /// hand pushed to the platform).
+    planned: Vec<(Option<String>, JobKind)>,
     invoice: bool,
     /// No email or SMS for this event (a cancellation without a mail).
     silent: bool,
     stock: Vec<(String, i64)>,
+    /// Dimensions a person set by hand in this event: pushed to the
+    /// platform unless the channel says otherwise or a rule pushes them.
+    manual: Vec<Dimension>,
+    /// Held triggers replayed by this event (an approval).
+    replayed: usize,
 }
 
 impl Run {
@@ -1566,6 +1840,8 @@ impl Run {
             invoice: false,
             silent: false,
             stock: Vec::new(),
+            manual: Vec::new(),
+            replayed: 0,
         }
     }
 
@@ -1575,17 +1851,22 @@ impl Run {
             .push(entry(&self.event, &actor, self.now, rule, change));
     }
 
+    fn plan_job(&mut self, rule: Option<&str>, kind: JobKind) {
+        self.planned.push((rule.map(str::to_owned), kind));
+    }
+
     fn original_status(&self, dimension: Dimension) -> Option<String> {
         self.original.status(dimension).map(str::to_owned)
     }
 
-    fn applied(&self, source: Source) -> AppliedEvent {
+    fn applied(&self, source: Source, body: &str) -> AppliedEvent {
         AppliedEvent {
             order: self.order.id,
             at: self.now,
             source,
             history: Vec::new(),
             jobs: Vec::new(),
+            body: body.to_owned(),
         }
     }
 }
@@ -1621,6 +1902,85 @@ fn count_transitions(history: &[HistoryEntry]) {
                 .increment(1);
         }
     }
+}
+
+/// Whether a status the platform reports is older than the platform's
+/// latest of that dimension: then it is recorded as stale and changes
+/// nothing. A newer one is remembered as the latest.
+fn stale(run: &mut Run, event: &Event, dimension: Dimension, to: &str) -> bool {
+    let (Actor::Platform(_), Some(at)) = (&event.actor, event.occurred_at) else {
+        return false;
+    };
+    match run.order.platform_times.get(&dimension) {
+        Some(latest) if at < *latest => {
+            let latest = *latest;
+            run.history(
+                None,
+                Change::Stale {
+                    dimension,
+                    status: to.to_owned(),
+                    occurred_at: at,
+                    latest,
+                },
+            );
+            true
+        }
+        _ => {
+            run.order.platform_times.insert(dimension, at);
+            false
+        }
+    }
+}
+
+/// Plans the push of the order's status of `dimension` to its platform —
+/// unless the platform told us that status (an echo) or the platform has it
+/// already (the order had it before the event).
+fn plan_push(run: &mut Run, rule: Option<&str>, dimension: Dimension) {
+    let Some(status) = run.order.statuses.get(&dimension).cloned() else {
+        return;
+    };
+    let skipped = |reason: &str| Change::Skipped {
+        action: format!("push {dimension} status {}", status.code),
+        reason: reason.into(),
+    };
+    if status.set_by == Actor::Platform(run.order.channel.clone()) {
+        run.history(rule, skipped("the status came from this platform"));
+        return;
+    }
+    let from = run.original_status(dimension);
+    if from.as_deref() == Some(status.code.as_str()) {
+        run.history(rule, skipped("the order had this status before the event"));
+        return;
+    }
+    run.plan_job(
+        rule,
+        JobKind::PushStatus {
+            dimension,
+            from,
+            to: status.code,
+        },
+    );
+}
+
+/// Marks a refund due on a cancelled order that was paid.
+fn flag_refund(run: &mut Run) {
+    if run.order.refund_due {
+        return;
+    }
+    run.order.refund_due = true;
+    run.history(
+        None,
+        Change::Field {
+            field: "refund_due".into(),
+            before: Some("false".into()),
+            after: Some("true".into()),
+        },
+    );
+}
+
+/// Whether the order stands in its platform's cancelled status.
+fn is_cancelled(order: &Order, platform: &Platform) -> bool {
+    cancelled_status(platform).is_some_and(|c| order.status(Dimension::Order) == Some(c.as_str()))
 }
 
 /// The order status a cancellation goes to: `cancelled` (or `canceled`), or

@@ -419,7 +419,7 @@ fn store_error(e: crate::store::StoreError) -> DeliveryError {
 
 fn customer_of(store: &crate::store::Store, order: &Order) -> Result<Customer, DeliveryError> {
     store
-        .customer(&order.customer)
+        .customer(order.channel.as_str(), &order.customer)
         .map_err(store_error)?
         .ok_or_else(|| {
             DeliveryError::permanent(

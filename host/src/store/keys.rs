@@ -47,6 +47,12 @@ pub const TOKEN: &[u8] = b"tk/";
 pub const AUDIT: &[u8] = b"au/";
 /// Webhook endpoint → its deliveries (jobs).
 pub const WEBHOOK_DELIVERY: &[u8] = b"wd/";
+/// Orders with a refund due, newest first.
+pub const REFUND_DUE: &[u8] = b"rd/";
+/// Goods receipts booked, by receipt id.
+pub const GOODS_RECEIPT: &[u8] = b"gr/";
+/// Goods receipts whose waiting orders are still to be woken, by receipt id.
+pub const WAKE: &[u8] = b"wk/";
 
 /// `space` + parts joined by NUL.
 pub fn key(space: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -72,8 +78,9 @@ pub fn history_prefix(id: OrderId) -> Vec<u8> {
     key(HISTORY, &[&id.0.to_be_bytes()])
 }
 
-pub fn event(id: &str) -> Vec<u8> {
-    key(EVENT, &[id.as_bytes()])
+/// An applied event: event ids are unique per order.
+pub fn event(order: OrderId, id: &str) -> Vec<u8> {
+    key(EVENT, &[&order.0.to_be_bytes(), id.as_bytes()])
 }
 
 pub fn job(id: u64) -> Vec<u8> {
@@ -181,8 +188,14 @@ pub fn status_prefix(channel: &str, dimension: Dimension, status: &str) -> Vec<u
     k
 }
 
-pub fn customer_prefix(customer: &str) -> Vec<u8> {
-    let mut k = key(BY_CUSTOMER, &[customer.as_bytes()]);
+/// A customer record: customer ids are per channel.
+pub fn customer(channel: &str, id: &str) -> Vec<u8> {
+    key(CUSTOMER, &[channel.as_bytes(), id.as_bytes()])
+}
+
+/// The index of a channel's customer's orders.
+pub fn customer_prefix(channel: &str, customer: &str) -> Vec<u8> {
+    let mut k = key(BY_CUSTOMER, &[channel.as_bytes(), customer.as_bytes()]);
     k.push(0);
     k
 }
@@ -196,7 +209,7 @@ pub fn index_entries(order: &Order) -> Vec<Vec<u8>> {
         key(BY_NUMBER, &[order.number.as_bytes()]),
         platform(order.channel.as_str(), &order.platform_order_id),
         {
-            let mut k = customer_prefix(&order.customer);
+            let mut k = customer_prefix(order.channel.as_str(), &order.customer);
             k.extend_from_slice(&tail);
             k
         },
@@ -208,6 +221,9 @@ pub fn index_entries(order: &Order) -> Vec<Vec<u8>> {
         let mut k = status_prefix(order.channel.as_str(), *dimension, &status.code);
         k.extend_from_slice(&tail);
         keys.push(k);
+    }
+    if order.refund_due {
+        keys.push(key(REFUND_DUE, &[&tail]));
     }
     let mut articles: Vec<&str> = order.lines.iter().map(|l| l.article.as_str()).collect();
     articles.sort_unstable();

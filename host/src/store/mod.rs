@@ -18,15 +18,14 @@ use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::event::{AppliedEvent, Change, HistoryEntry, Job, Stock};
+use crate::domain::event::{AppliedEvent, Change, GoodsReceipt, HistoryEntry, Job, Stock};
 use crate::domain::job::{JobDone, JobState, JobStatus};
 use crate::domain::notify::{Template, TemplateKind};
-use crate::domain::order::Source;
-use crate::domain::order::{Channel, Customer, Order, OrderId};
+use crate::domain::order::{Channel, ChannelId, Customer, Order, OrderId};
 use crate::domain::platform::Dimension;
 
 /// The layout version this build writes and reads.
-pub const STORE_VERSION: u32 = 2;
+pub const STORE_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -222,10 +221,96 @@ impl Store {
                         }
                     }
                 }
+                // Version 2 kept applied events under their id alone, one
+                // namespace for every order; version 3 keys them by order and
+                // id, and keeps goods receipts in a space of their own.
+                2 => self.migrate_events()?,
+                // Version 3 kept customers in one namespace for every
+                // channel; version 4 keys them, and their orders' index, by
+                // channel.
+                3 => self.migrate_customers()?,
                 _ => unreachable!("no migration from version {from}"),
             }
             self.data.insert(keys::VERSION, &(from + 1).to_be_bytes())?;
         }
+        Ok(())
+    }
+
+    /// Store version 2 → 3: `e/<id>` becomes `e/<order>\0<id>`; a goods
+    /// receipt (`e/goods:<receipt>`, order 0) becomes `gr/<receipt>`. One
+    /// batch with the version bump: a crash leaves version 2 whole.
+    fn migrate_events(&self) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for kv in self.data.scan_prefix(keys::EVENT) {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&k[keys::EVENT.len()..]).into_owned();
+            let applied: AppliedEvent = decode(&k, &v)?;
+            batch.remove(k.clone());
+            match id.strip_prefix("goods:") {
+                Some(receipt) if applied.order == OrderId(0) => {
+                    let booked = GoodsReceipt {
+                        id: receipt.to_owned(),
+                        article: String::new(),
+                        quantity: 0,
+                        stock_before: 0,
+                        at: applied.at,
+                    };
+                    batch.insert(keys::named(keys::GOODS_RECEIPT, receipt), encode(&booked));
+                }
+                _ => batch.insert(keys::event(applied.order, &id), v),
+            }
+        }
+        batch.insert(keys::VERSION, &3u32.to_be_bytes());
+        self.data.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Store version 3 → 4: `cu/<id>` becomes `cu/<channel>\0<id>` for
+    /// each channel that has orders of the customer (every channel when
+    /// none has: the shop that knows the id finds it), and the customer
+    /// index `co/<customer>\0…` becomes `co/<channel>\0<customer>\0…`.
+    /// One batch with the version bump.
+    fn migrate_customers(&self) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut owners: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for kv in self.data.scan_prefix(keys::BY_CUSTOMER) {
+            let (k, v) = kv?;
+            batch.remove(k.clone());
+            let Some(tail) = k.get(k.len().saturating_sub(keys::TAIL_LEN)..) else {
+                continue;
+            };
+            let Some(order) = self.order(OrderId(u64_of(&v)))? else {
+                continue;
+            };
+            let mut new = keys::customer_prefix(order.channel.as_str(), &order.customer);
+            new.extend_from_slice(tail);
+            batch.insert(new, v);
+            owners
+                .entry(order.customer)
+                .or_default()
+                .insert(order.channel.to_string());
+        }
+        let channels: BTreeSet<String> = self
+            .channels()?
+            .into_iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        for kv in self.data.scan_prefix(keys::CUSTOMER) {
+            let (k, v) = kv?;
+            let mut customer: Customer = decode(&k, &v)?;
+            let to = owners.get(&customer.id).unwrap_or(&channels);
+            if to.is_empty() {
+                // No channel at all: kept as it is.
+                continue;
+            }
+            batch.remove(k);
+            for channel in to {
+                customer.channel = channel.as_str().try_into().ok();
+                batch.insert(keys::customer(channel, &customer.id), encode(&customer));
+            }
+        }
+        batch.insert(keys::VERSION, &4u32.to_be_bytes());
+        self.data.apply_batch(batch)?;
         Ok(())
     }
 
@@ -330,9 +415,13 @@ impl Store {
         self.ids_under(keys::NEWEST, limit)
     }
 
-    /// A customer's orders, newest first.
-    pub fn orders_of_customer(&self, customer: &str) -> Result<Vec<OrderId>, StoreError> {
-        self.ids_under(&keys::customer_prefix(customer), usize::MAX)
+    /// A channel's customer's orders, newest first.
+    pub fn orders_of_customer(
+        &self,
+        channel: &str,
+        customer: &str,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        self.ids_under(&keys::customer_prefix(channel, customer), usize::MAX)
     }
 
     /// Orders of a channel in a status, newest first.
@@ -469,8 +558,13 @@ impl Store {
         self.list(&keys::history_prefix(id))
     }
 
-    pub fn applied_event(&self, id: &str) -> Result<Option<AppliedEvent>, StoreError> {
-        self.get(&keys::event(id))
+    /// The event applied to `order` under `id`, if one was.
+    pub fn applied_event(
+        &self,
+        order: OrderId,
+        id: &str,
+    ) -> Result<Option<AppliedEvent>, StoreError> {
+        self.get(&keys::event(order, id))
     }
 
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
@@ -505,6 +599,7 @@ impl Store {
             keys::BY_CUSTOMER,
             keys::BY_STATUS,
             keys::BY_ARTICLE,
+            keys::REFUND_DUE,
         ] {
             for k in self.data.scan_prefix(space).keys() {
                 let k = k?;
@@ -549,38 +644,70 @@ impl Store {
         self.remove_record(keys::CHANNEL, id)
     }
 
-    pub fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        self.get(&keys::named(keys::CUSTOMER, id))
+    /// The customer `id` of `channel`.
+    pub fn customer(&self, channel: &str, id: &str) -> Result<Option<Customer>, StoreError> {
+        self.get(&keys::customer(channel, id))
     }
 
-    pub fn put_customer(&self, customer: &Customer) -> Result<(), StoreError> {
-        self.put(&keys::named(keys::CUSTOMER, &customer.id), customer)
+    /// Saves a customer of `channel` (the record's `channel` is set to it).
+    pub fn put_customer(&self, channel: &ChannelId, customer: &Customer) -> Result<(), StoreError> {
+        let mut record = customer.clone();
+        record.channel = Some(channel.clone());
+        self.put(&keys::customer(channel.as_str(), &customer.id), &record)
     }
 
-    /// Customers in id order, starting after `after`: for list pages.
+    /// The channels that have a customer with this id.
+    pub fn customer_channels(&self, id: &str) -> Result<Vec<ChannelId>, StoreError> {
+        let mut found = Vec::new();
+        for channel in self.channels()? {
+            if self
+                .data
+                .contains_key(keys::customer(channel.id.as_str(), id))?
+            {
+                found.push(channel.id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Customers by channel, then id, starting after `after` (a channel and
+    /// an id): for list pages. With `channel`, only that channel's.
     pub fn customers_after(
         &self,
-        after: Option<&str>,
+        channel: Option<&str>,
+        after: Option<(&str, &str)>,
     ) -> impl Iterator<Item = Result<Customer, StoreError>> + '_ {
-        let start = match after {
-            // Ids hold no NUL: the first key after `id` itself.
-            Some(id) => {
-                let mut k = keys::named(keys::CUSTOMER, id);
-                k.push(0);
-                k
+        let prefix = match channel {
+            Some(c) => {
+                let mut p = keys::key(keys::CUSTOMER, &[c.as_bytes()]);
+                p.push(0);
+                p
             }
             None => keys::CUSTOMER.to_vec(),
         };
-        let mut end = keys::CUSTOMER.to_vec();
-        *end.last_mut().expect("the prefix is not empty") += 1;
-        self.data.range(start..end).map(|kv| {
+        let start = match after {
+            // The first key after the customer's own.
+            Some((c, id)) => {
+                let mut k = keys::customer(c, id);
+                k.push(0);
+                k.max(prefix.clone())
+            }
+            None => prefix.clone(),
+        };
+        let end = match keys::prefix_end(&prefix) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        self.data.range((Bound::Included(start), end)).map(|kv| {
             let (k, v) = kv?;
             decode(&k, &v)
         })
     }
 
-    pub fn remove_customer(&self, id: &str) -> Result<bool, StoreError> {
-        self.remove_record(keys::CUSTOMER, id)
+    pub fn remove_customer(&self, channel: &str, id: &str) -> Result<bool, StoreError> {
+        let removed = self.data.remove(keys::customer(channel, id))?.is_some();
+        self.wrote();
+        Ok(removed)
     }
 
     /// A record kept by name in one of the config spaces (rules, templates,
@@ -612,30 +739,59 @@ impl Store {
         Ok(removed)
     }
 
-    /// Changes an article's stock once per `event` id: goods received.
-    pub fn adjust_stock(
+    /// Books a goods receipt once per receipt id: the stock goes up and,
+    /// when it was zero or less, a wake-up record for the orders holding the
+    /// article is written in the same batch (woken by the engine from that
+    /// record, so a crash between the two loses nothing). Answers the
+    /// receipt as booked, and whether this call booked it.
+    pub fn book_receipt(
         &self,
+        receipt: &str,
         article: &str,
-        delta: i64,
-        event: &str,
+        quantity: i64,
         at: Timestamp,
-    ) -> Result<(), CommitError> {
+    ) -> Result<(GoodsReceipt, bool), StoreError> {
         let _writer = lock(&self.writer);
+        let rkey = keys::named(keys::GOODS_RECEIPT, receipt);
         let mut w = Pending::new(&self.data);
-        let ekey = keys::event(event);
-        if w.get(&ekey)?.is_some() {
-            return Ok(());
+        if let Some(v) = w.get(&rkey)? {
+            return Ok((decode(&rkey, &v)?, false));
         }
-        adjust(&mut w, article, delta, at)?;
-        let applied = AppliedEvent {
-            order: OrderId(0),
-            at,
-            source: Source::System,
-            history: Vec::new(),
-            jobs: Vec::new(),
+        let skey = keys::named(keys::STOCK, article);
+        let before = match w.get(&skey)? {
+            Some(v) => decode::<Stock>(&skey, &v)?.quantity,
+            None => 0,
         };
-        w.insert(ekey, encode(&applied));
+        adjust(&mut w, article, quantity, at)?;
+        let booked = GoodsReceipt {
+            id: receipt.to_owned(),
+            article: article.to_owned(),
+            quantity,
+            stock_before: before,
+            at,
+        };
+        w.insert(rkey, encode(&booked));
+        if before <= 0 {
+            w.insert(keys::named(keys::WAKE, receipt), encode(&booked));
+        }
         w.apply()?;
+        self.wrote();
+        Ok((booked, true))
+    }
+
+    /// Goods receipts whose orders are still to be woken, oldest id first.
+    pub fn pending_wakes(&self) -> Result<Vec<GoodsReceipt>, StoreError> {
+        self.list(keys::WAKE)
+    }
+
+    /// Whether the orders of a receipt are still to be woken.
+    pub fn wake_pending(&self, receipt: &str) -> Result<bool, StoreError> {
+        Ok(self.data.contains_key(keys::named(keys::WAKE, receipt))?)
+    }
+
+    /// Every order of the receipt has been woken.
+    pub fn finish_wake(&self, receipt: &str) -> Result<(), StoreError> {
+        self.data.remove(keys::named(keys::WAKE, receipt))?;
         self.wrote();
         Ok(())
     }
@@ -1042,7 +1198,7 @@ fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committ
         }
     }
     if let Some((id, _)) = &write.event
-        && w.get(&keys::event(id))?.is_some()
+        && w.get(&keys::event(order.id, id))?.is_some()
     {
         return Err(CommitError::EventApplied(id.clone()));
     }
@@ -1097,7 +1253,8 @@ fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committ
     if let Some((id, applied)) = &write.event {
         let mut applied = applied.clone();
         applied.history = history.iter().map(|h| h.seq).collect();
-        w.insert(keys::event(id), encode(&applied));
+        applied.jobs = write.jobs.iter().map(|j| j.id).collect();
+        w.insert(keys::event(order.id, id), encode(&applied));
     }
     Ok(Committed { order, history })
 }

@@ -4,7 +4,13 @@
 //! Started again on the same store, it carries on: events already applied
 //! are duplicates, an unfinished bulk job resumes.
 //!
-//! Usage: engine-crash-worker <store-dir> <compiled-code-cache-dir> <orders>
+//! With `goods` as a fourth argument it plays goods receipts instead: it
+//! creates `orders` orders, each holding one of eight articles that are
+//! out of stock (then prints `started`), wakes the orders of any receipt whose wake-up was noted
+//! before a kill (as `serve` does at start), then books one receipt per
+//! article, printing `booked <receipt>` once its orders are woken.
+//!
+//! Usage: engine-crash-worker <store-dir> <compiled-code-cache-dir> <orders> [goods]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,8 +25,12 @@ use statusport_tests::{load, plugin_path, runtime, test_limits};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, store_dir, cache_dir, orders] = args.as_slice() else {
-        anyhow::bail!("usage: engine-crash-worker <store-dir> <cache-dir> <orders>");
+    let (store_dir, cache_dir, orders, goods) = match args.as_slice() {
+        [_, store_dir, cache_dir, orders] => (store_dir, cache_dir, orders, false),
+        [_, store_dir, cache_dir, orders, mode] if mode == "goods" => {
+            (store_dir, cache_dir, orders, true)
+        }
+        _ => anyhow::bail!("usage: engine-crash-worker <store-dir> <cache-dir> <orders> [goods]"),
     };
     let orders: u64 = orders.parse()?;
     let rt = runtime(test_limits(), Some(PathBuf::from(cache_dir)));
@@ -38,10 +48,14 @@ async fn main() -> anyhow::Result<()> {
         grants: Vec::new(),
         invoice_numbering: true,
         requires_approval: false,
+        push_manual_changes: true,
         concurrency: None,
         rate_per_second: None,
     })?;
     rulesets::install(&engine, "card")?;
+    if goods {
+        return receipts(&engine, orders).await;
+    }
     println!("started");
 
     let mut ids = Vec::new();
@@ -78,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
                         order: id,
                         actor: Actor::System,
                         kind: EventKind::PaymentMatched { reference: None },
+                        occurred_at: None,
                     })
                     .await?;
                 // Durable once `apply` returns: the test holds us to it.
@@ -114,6 +129,36 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     println!("bulk {:?} changed {}", done.state, done.changed);
+    println!("finished");
+    Ok(())
+}
+
+/// Articles of the goods receipt run.
+pub const ARTICLES: u64 = 8;
+
+async fn receipts(engine: &Engine, orders: u64) -> anyhow::Result<()> {
+    for i in 0..orders {
+        let new: NewOrder = serde_json::from_value(serde_json::json!({
+            "channel": "shop",
+            "platform_order_id": format!("G-{i}"),
+            "customer": "c-1",
+            "lines": [{"article": format!("ART-{}", i % ARTICLES), "name": "Kettle", "quantity": 1, "unit_price": "19.90 EUR"}],
+            "currency": "EUR",
+            "payment_method": "card",
+        }))?;
+        engine.create_order(new, Actor::System, true).await?;
+    }
+    // The test's kills count from here: the receipts are what it tests.
+    println!("started");
+    let resumed = engine.resume_wakes().await?;
+    println!("resumed {resumed}");
+    for a in 0..ARTICLES {
+        let receipt = format!("gr-{a}");
+        engine
+            .goods_received(&format!("ART-{a}"), 1, &receipt)
+            .await?;
+        println!("booked {receipt}");
+    }
     println!("finished");
     Ok(())
 }

@@ -40,12 +40,16 @@ async fn main() -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&data.join("store"))?);
     let engine = Arc::new(Engine::new(store.clone(), registry.clone())?);
     engine.save_channel(&woo_channel(shop, None))?;
-    store.put_customer(&Customer {
-        id: "c-1".into(),
-        name: "Ada Lovelace".into(),
-        email: Some("ada@example.com".into()),
-        phone: None,
-    })?;
+    store.put_customer(
+        &"woo".try_into().unwrap(),
+        &Customer {
+            id: "c-1".into(),
+            channel: None,
+            name: "Ada Lovelace".into(),
+            email: Some("ada@example.com".into()),
+            phone: None,
+        },
+    )?;
     rulesets::install_templates(&engine)?;
     engine.import_rules(SHIP_RULE)?;
     let mailer = Mailer::new(
@@ -125,6 +129,7 @@ async fn seed(engine: &Engine, i: u64) -> anyhow::Result<()> {
             order: order.id,
             actor: Actor::System,
             kind: dhl_shipment(&format!("T{i:08}")),
+            occurred_at: None,
         })
         .await?;
     Ok(())

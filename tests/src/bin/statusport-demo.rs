@@ -357,13 +357,19 @@ async fn main() -> anyhow::Result<()> {
     println!("   {:<22} {}", "shop and market", list(&imported["rules"]));
 
     say("Customers and sample orders");
+    // Customer ids are per channel: each shop's customer is its own.
     for (id, name, email) in CUSTOMERS {
-        api.call(
-            reqwest::Method::PUT,
-            &format!("/api/customers/{id}"),
-            Some(&json!({"id": id, "name": name, "email": email})),
-        )
-        .await?;
+        let mut channels: Vec<&str> = ORDERS.iter().filter(|o| o.2 == *id).map(|o| o.0).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        for channel in channels {
+            api.call(
+                reqwest::Method::PUT,
+                &format!("/api/customers/{id}?channel={channel}"),
+                Some(&json!({"id": id, "name": name, "email": email})),
+            )
+            .await?;
+        }
     }
     let mut ids = Vec::new();
     for (channel, platform_id, customer, method, article, name, quantity, price) in ORDERS {

@@ -241,12 +241,9 @@ async fn connectors_touch_their_own_channel_only() {
         body["order"]["statuses"]["order"]["set_by"],
         json!({"kind": "platform", "name": "woo"})
     );
-    // c-1 has an order of channel gen: not the woo connector's to read or
-    // change; a customer of its own is.
-    assert_eq!(
-        api.get("/api/customers/c-1", &woo).await.0,
-        StatusCode::FORBIDDEN
-    );
+    // Customer ids are per channel: the woo connector's c-1 is woo's own,
+    // and nothing it does reaches gen's c-1, whose mails it could
+    // otherwise redirect.
     let (status, body) = api
         .call(
             Method::PUT,
@@ -255,9 +252,18 @@ async fn connectors_touch_their_own_channel_only() {
             Some(&json!({"id": "c-1", "name": "Ada", "email": "thief@example.com"})),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (_, customer) = api.get("/api/customers/c-1", &api.admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["channel"], "woo");
+    assert_eq!(
+        api.get("/api/customers/c-1", &woo).await.1["email"],
+        "thief@example.com"
+    );
+    let (_, customer) = api.get("/api/customers/c-1?channel=gen", &api.admin).await;
     assert_eq!(customer["email"], "ada@example.com");
+    assert_eq!(
+        api.get("/api/customers/c-1?channel=gen", &woo).await.0,
+        StatusCode::FORBIDDEN
+    );
     let woo_customer = json!({"id": "woo-7", "name": "Grace Hopper"});
     let (status, _) = api
         .call(
@@ -272,15 +278,19 @@ async fn connectors_touch_their_own_channel_only() {
         api.get("/api/customers/woo-7", &woo).await.1["name"],
         "Grace Hopper"
     );
-    // Configuration, the outbox and the customer list are not a connector's
+    // A connector lists its own channel's customers only.
+    let (status, page) = api.get("/api/customers", &woo).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let channels: Vec<&str> = page["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, vec!["woo", "woo"], "{page}");
+    // Configuration and the outbox are not a connector's
     // business.
-    for path in [
-        "/api/rules",
-        "/api/jobs",
-        "/api/channels",
-        "/api/bulk",
-        "/api/customers",
-    ] {
+    for path in ["/api/rules", "/api/jobs", "/api/channels", "/api/bulk"] {
         assert_eq!(api.get(path, &woo).await.0, StatusCode::FORBIDDEN, "{path}");
     }
     // Pausing is an operator's act.

@@ -8,6 +8,7 @@ mod config;
 mod openapi;
 mod ops;
 mod orders;
+mod safety;
 
 use std::time::{Duration, Instant};
 
@@ -89,15 +90,18 @@ impl Api {
             let (status, body) = api.post("/api/channels", &api.admin, &channel).await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
         }
-        let (status, body) = api
-            .call(
-                Method::PUT,
-                "/api/customers/c-1",
-                &api.admin,
-                Some(&json!({"id": "c-1", "name": "Ada Lovelace", "email": "ada@example.com"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        // Customer ids are per channel: each channel's c-1 is its own.
+        for channel in ["gen", "woo", "sw", "appr"] {
+            let (status, body) = api
+                .call(
+                    Method::PUT,
+                    &format!("/api/customers/c-1?channel={channel}"),
+                    &api.admin,
+                    Some(&json!({"id": "c-1", "name": "Ada Lovelace", "email": "ada@example.com"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
         api
     }
 

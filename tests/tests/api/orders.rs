@@ -117,10 +117,26 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
         .get(&format!("/api/orders?number={number}"), &api.admin)
         .await;
     assert_eq!(page["orders"][0]["id"], first["id"]);
-    let (status, orders) = api.get("/api/customers/c-1/orders", &api.admin).await;
+    // Customer ids are per channel: gen's c-1 has five orders, woo's one.
+    let (status, orders) = api
+        .get("/api/customers/c-1/orders?channel=gen", &api.admin)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(orders.as_array().unwrap().len(), 6);
-    let (_, customer) = api.get("/api/customers/c-1", &api.admin).await;
+    assert_eq!(orders.as_array().unwrap().len(), 5);
+    let (_, orders) = api
+        .get("/api/customers/c-1/orders?channel=woo", &api.admin)
+        .await;
+    assert_eq!(orders.as_array().unwrap().len(), 1);
+    let (_, page) = api.get("/api/orders?customer=c-1", &api.admin).await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 6);
+    let (status, body) = api.get("/api/customers/c-1", &api.admin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "channel");
+    assert!(
+        body["detail"].as_str().unwrap().contains("gen, sw, woo"),
+        "{body}"
+    );
+    let (_, customer) = api.get("/api/customers/c-1?channel=gen", &api.admin).await;
     assert_eq!(customer["email"], "ada@example.com");
     assert_eq!(
         api.get("/api/customers/nobody", &api.admin).await.0,
@@ -135,7 +151,7 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
                 Method::PUT,
                 &format!("/api/customers/{id}"),
                 &api.admin,
-                Some(&json!({"id": id, "name": id})),
+                Some(&json!({"id": id, "name": id, "channel": "gen"})),
             )
             .await;
         assert_eq!(status, StatusCode::OK);
@@ -144,7 +160,10 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
     let mut cursor = String::new();
     loop {
         let (status, page) = api
-            .get(&format!("/api/customers?limit=2{cursor}"), &viewer)
+            .get(
+                &format!("/api/customers?limit=2&channel=gen{cursor}"),
+                &viewer,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         listed.extend(
@@ -161,11 +180,16 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
     }
     assert_eq!(listed, ["c-1", "c-2", "c-3"]);
     let (status, body) = api
-        .call(Method::DELETE, "/api/customers/c-1", &api.admin, None)
+        .call(
+            Method::DELETE,
+            "/api/customers/c-1?channel=gen",
+            &api.admin,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
-        body["detail"].as_str().unwrap().contains("6 order(s)"),
+        body["detail"].as_str().unwrap().contains("5 order(s)"),
         "{body}"
     );
     assert_eq!(
@@ -186,8 +210,11 @@ async fn orders_are_created_once_listed_newest_first_and_found() {
             .0,
         StatusCode::NOT_FOUND
     );
-    let (_, page) = api.get("/api/customers", &api.admin).await;
+    let (_, page) = api.get("/api/customers?channel=gen", &api.admin).await;
     assert_eq!(page["customers"].as_array().unwrap().len(), 2);
+    // Every channel's c-1 and gen's c-2.
+    let (_, page) = api.get("/api/customers", &api.admin).await;
+    assert_eq!(page["customers"].as_array().unwrap().len(), 5);
 
     // Bad query values are refused by name.
     let (status, body) = api.get("/api/orders?limit=0", &api.admin).await;
@@ -398,7 +425,7 @@ async fn events_and_manual_changes() {
     let (status, _) = api
         .call(
             Method::PUT,
-            "/api/customers/c-2",
+            "/api/customers/c-2?channel=sw",
             &api.admin,
             Some(&json!({"id": "c-2", "name": "Charles Babbage"})),
         )
@@ -433,7 +460,9 @@ async fn events_and_manual_changes() {
             "{expected} in {changed:?}"
         );
     }
-    let (_, orders) = api.get("/api/customers/c-2/orders", &api.admin).await;
+    let (_, orders) = api
+        .get("/api/customers/c-2/orders?channel=sw", &api.admin)
+        .await;
     assert_eq!(orders[0]["id"], order);
 
     // Cancel without a mail: the order is cancelled, no message planned.

@@ -56,8 +56,14 @@ fn a_killed_process_loses_and_duplicates_no_transition() {
     let store = Store::open(&dir.path().join("store")).expect("the store opens after the kills");
     // Nothing committed was lost.
     for event in &committed {
+        let order = statusport::domain::order::OrderId(
+            event
+                .strip_prefix("pay-")
+                .and_then(|id| id.parse().ok())
+                .expect("the worker names events pay-<order id>"),
+        );
         assert!(
-            store.applied_event(event).unwrap().is_some(),
+            store.applied_event(order, event).unwrap().is_some(),
             "{event} was reported durable and is gone"
         );
     }
@@ -124,4 +130,69 @@ fn a_killed_process_loses_and_duplicates_no_transition() {
             .len() as u64,
         ORDERS
     );
+}
+
+/// Goods receipts: the stock is booked and the waiting orders woken from
+/// the receipt's record. Killed anywhere — between the booking and the
+/// first wake-up, in the middle of waking — and restarted, each order is
+/// woken exactly once and each receipt adds its stock once.
+#[test]
+fn a_killed_process_wakes_each_waiting_order_exactly_once() {
+    const GOODS_ORDERS: u64 = 800;
+    const ARTICLES: u64 = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |after: Option<Duration>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_engine-crash-worker"));
+        command
+            .arg(dir.path().join("store"))
+            .arg(dir.path().join("cache"))
+            .arg(GOODS_ORDERS.to_string())
+            .arg("goods");
+        crash::run_worker(command, after)
+    };
+    let mut seed = crash::seed();
+    let mut cut_short = 0;
+    for _ in 0..KILLS {
+        // The receipts take about a second here: kills within the first
+        // 300 ms land between a booking and the end of its wake-ups.
+        let after = Duration::from_millis(1 + crash::next(&mut seed) % 300);
+        let lines = run(Some(after));
+        if !lines.iter().any(|l| l == "finished") {
+            cut_short += 1;
+        }
+    }
+    eprintln!("{cut_short} of {KILLS} runs were killed before their receipts were done");
+    assert!(cut_short > 0, "no kill landed among the receipts");
+    let last = run(None);
+    assert!(last.iter().any(|l| l == "finished"), "{last:?}");
+
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    assert!(store.pending_wakes().unwrap().is_empty());
+    for a in 0..ARTICLES {
+        let stock = store
+            .record::<statusport::domain::event::Stock>(
+                statusport::store::keys::STOCK,
+                &format!("ART-{a}"),
+            )
+            .unwrap()
+            .expect("the receipt was booked");
+        assert_eq!(stock.quantity, 1, "ART-{a} booked {} times", stock.quantity);
+    }
+    let orders: Vec<_> = store.orders_after(None).collect::<Result<_, _>>().unwrap();
+    assert_eq!(orders.len() as u64, GOODS_ORDERS);
+    for order in &orders {
+        let article = &order.lines[0].article;
+        let receipt = format!("goods:gr-{}", article.trim_start_matches("ART-"));
+        let woken = store
+            .history(order.id)
+            .unwrap()
+            .iter()
+            .filter(|h| {
+                matches!(&h.change, Change::Field { field, after, .. }
+                    if field == "goods_received" && after.as_deref() == Some(article.as_str()))
+            })
+            .map(|h| h.event.clone())
+            .collect::<Vec<_>>();
+        assert_eq!(woken, vec![receipt], "order {}", order.id);
+    }
 }

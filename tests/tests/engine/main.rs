@@ -5,6 +5,7 @@ mod bulk;
 mod crash;
 mod properties;
 mod refusals;
+mod safety;
 mod store;
 mod workflows;
 
@@ -90,6 +91,7 @@ impl Fixture {
             grants: Vec::new(),
             invoice_numbering: true,
             requires_approval: false,
+            push_manual_changes: true,
             concurrency: None,
             rate_per_second: None,
         };
@@ -157,6 +159,7 @@ impl Fixture {
                 order,
                 actor: Actor::User("ops".into()),
                 kind,
+                occurred_at: None,
             })
             .await
             .unwrap_or_else(|e| panic!("event {id} applies: {e}"))

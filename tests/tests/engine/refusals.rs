@@ -21,6 +21,7 @@ async fn a_status_the_plugin_does_not_declare_is_refused_with_the_known_ones() {
                 dimension: Dimension::Order,
                 to: "shipped".into(),
             },
+            occurred_at: None,
         })
         .await
         .unwrap_err();
@@ -48,6 +49,7 @@ async fn a_manual_move_the_plugin_does_not_allow_is_refused_naming_the_allowed_m
                 dimension: Dimension::Delivery,
                 to: "returned".into(),
             },
+            occurred_at: None,
         })
         .await
         .unwrap_err();
@@ -62,7 +64,13 @@ async fn a_manual_move_the_plugin_does_not_allow_is_refused_naming_the_allowed_m
     );
     assert_eq!(status(&f.get(order.id), Dimension::Delivery), "open");
     // The event was not recorded: the same id may come again, corrected.
-    assert!(f.engine.store().applied_event("jump").unwrap().is_none());
+    assert!(
+        f.engine
+            .store()
+            .applied_event(order.id, "jump")
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -220,6 +228,7 @@ to = "order:processing"
                 dimension: Dimension::Order,
                 to: "processing".into(),
             },
+            occurred_at: None,
         })
         .await
         .unwrap_err();
@@ -244,6 +253,7 @@ async fn a_channel_missing_required_config_is_refused_naming_the_fields() {
         grants: Vec::new(),
         invoice_numbering: true,
         requires_approval: false,
+        push_manual_changes: true,
         concurrency: None,
         rate_per_second: None,
     };

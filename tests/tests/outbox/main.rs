@@ -82,12 +82,16 @@ impl Host {
             .unwrap();
         host.engine
             .store()
-            .put_customer(&Customer {
-                id: "c-1".into(),
-                name: "Ada Lovelace".into(),
-                email: Some("ada@example.com".into()),
-                phone: Some("+4915112345678".into()),
-            })
+            .put_customer(
+                &"woo".try_into().unwrap(),
+                &Customer {
+                    id: "c-1".into(),
+                    channel: None,
+                    name: "Ada Lovelace".into(),
+                    email: Some("ada@example.com".into()),
+                    phone: Some("+4915112345678".into()),
+                },
+            )
             .unwrap();
         statusport::engine::rulesets::install_templates(&host.engine).unwrap();
         host
@@ -141,6 +145,7 @@ impl Host {
                 order,
                 actor: Actor::User("test".into()),
                 kind,
+                occurred_at: None,
             })
             .await
             .unwrap();

@@ -225,12 +225,16 @@ then = { sms = "shipped-sms" }
 
     // No phone number: the job fails, naming the customer, and waits.
     host.store
-        .put_customer(&Customer {
-            id: "c-1".into(),
-            name: "Ada Lovelace".into(),
-            email: None,
-            phone: None,
-        })
+        .put_customer(
+            &"woo".try_into().unwrap(),
+            &Customer {
+                id: "c-1".into(),
+                channel: None,
+                name: "Ada Lovelace".into(),
+                email: None,
+                phone: None,
+            },
+        )
         .unwrap();
     let second = host.order("woo", "2").await;
     host.ship(second, "SMS2").await;
@@ -397,6 +401,7 @@ async fn a_mail_days_late_is_not_sent_unless_an_operator_retries_it() {
         order,
         actor: Actor::User("test".into()),
         kind: statusport_tests::shop::dhl_shipment("LATE1"),
+        occurred_at: None,
     })
     .await
     .unwrap();
