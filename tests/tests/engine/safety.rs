@@ -556,3 +556,72 @@ to = "order:received"
     assert_eq!(tick.applied, 1);
     assert_eq!(status(&f.get(good.id), Dimension::Order), "payment_waiting");
 }
+
+/// A store written by the previous layout (version 3): customers in one
+/// namespace for every channel. Built here from a current store by moving
+/// its keys back to the old layout.
+#[tokio::test]
+async fn a_version_3_store_migrates_its_customers_to_their_channels() {
+    let f = Fixture::with_channels();
+    let ada = statusport::domain::order::Customer {
+        id: "cust-1".into(),
+        channel: None,
+        name: "Ada".into(),
+        email: Some("ada@example.com".into()),
+        phone: None,
+    };
+    let lonely = statusport::domain::order::Customer {
+        id: "cust-9".into(),
+        name: "Nobody's".into(),
+        ..ada.clone()
+    };
+    let order = f.order("woo", "M-1", "card").await;
+    assert_eq!(order.customer, "cust-1");
+    let path = f.dir.clone();
+    drop(f.engine);
+    {
+        let db = sled::open(&path).unwrap();
+        let data = db.open_tree("data").unwrap();
+        let old = |c: &statusport::domain::order::Customer| {
+            let mut key = b"cu/".to_vec();
+            key.extend_from_slice(c.id.as_bytes());
+            (key, serde_json::to_vec(c).unwrap())
+        };
+        for c in [&ada, &lonely] {
+            let (k, v) = old(c);
+            data.insert(k, v).unwrap();
+        }
+        // The customer index without its channel.
+        let prefix = statusport::store::keys::customer_prefix("woo", "cust-1");
+        for kv in data.scan_prefix(&prefix) {
+            let (k, v) = kv.unwrap();
+            let mut old = b"co/cust-1\0".to_vec();
+            old.extend_from_slice(&k[prefix.len()..]);
+            data.remove(&k).unwrap();
+            data.insert(old, v).unwrap();
+        }
+        data.insert(b"meta/version", &3u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = statusport::store::Store::open(&path).unwrap();
+    assert_eq!(store.version().unwrap(), statusport::store::STORE_VERSION);
+    // The customer of woo's order belongs to woo alone; one no order names
+    // is kept for every channel, so the shop that knows it finds it.
+    let channels: Vec<String> = store
+        .customer_channels("cust-1")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(channels, vec!["woo"]);
+    assert_eq!(
+        store.customer("woo", "cust-1").unwrap().unwrap().email,
+        ada.email
+    );
+    assert_eq!(store.customer_channels("cust-9").unwrap().len(), 3);
+    assert_eq!(
+        store.orders_of_customer("woo", "cust-1").unwrap(),
+        vec![order.id]
+    );
+    assert_eq!(store.index_problems().unwrap(), Vec::<String>::new());
+}
