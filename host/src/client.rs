@@ -152,6 +152,13 @@ fn read_json(file: &Path) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))
 }
 
+/// `value` escaped for one segment of a URL path.
+fn path_segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 fn query(pairs: &[(&str, &Option<String>)]) -> String {
     let mut url = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -168,8 +175,14 @@ fn query(pairs: &[(&str, &Option<String>)]) -> String {
 pub enum OrderCommand {
     /// Lists orders newest first.
     List(OrderFilterArgs),
-    /// Shows one order with its history.
-    Get { id: u64 },
+    /// Shows one order with its history: by its id, or with `--number`
+    /// by the order number people know (`statusport order get --number 10004`).
+    Get {
+        id: String,
+        /// Take the argument as the order number, not the id.
+        #[arg(long)]
+        number: bool,
+    },
     /// Creates or imports orders from a JSON file: one order, or an array
     /// of them (a progress bar counts them).
     Import { file: PathBuf },
@@ -294,8 +307,18 @@ pub async fn order(client: &Client, command: OrderCommand) -> anyhow::Result<Exi
             out!("{t}");
             Ok(ExitCode::SUCCESS)
         }
-        OrderCommand::Get { id } => {
-            let order: Value = client.get(&format!("/api/orders/{id}")).await?;
+        OrderCommand::Get { id, number } => {
+            let order: Value = if number {
+                client
+                    .get(&format!("/api/orders/by-number/{}", path_segment(&id)))
+                    .await?
+            } else {
+                let id: u64 = id.parse().with_context(|| {
+                    format!("order id \"{id}\" is not a number; for an order number use --number")
+                })?;
+                client.get(&format!("/api/orders/{id}")).await?
+            };
+            let id = order["id"].as_u64().unwrap_or_default();
             let history: Value = client.get(&format!("/api/orders/{id}/history")).await?;
             if client.printed_json(&json!({ "order": order, "history": history }))? {
                 return Ok(ExitCode::SUCCESS);

@@ -88,6 +88,18 @@ async fn the_client_commands_work_over_the_api() {
     let (code, out, _) = statusport(&api, &api.admin, &["order", "get", &id]).await;
     assert_eq!(code, 0);
     assert!(out.contains("picked = true"), "{out}");
+    // By the number people know, the same order.
+    let number = listed[2]["number"].as_str().unwrap();
+    let (code, by_number, err) =
+        statusport(&api, &api.admin, &["order", "get", "--number", number]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        by_number.contains("picked = true") && by_number.contains(number),
+        "{by_number}"
+    );
+    let (code, _, err) = statusport(&api, &api.admin, &["order", "get", "10004x"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("--number"), "{err}");
 
     // Rules: import a file, list them.
     let rules = dir.join("rules.toml");
