@@ -212,3 +212,45 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
     format!("{}…", &text[..end])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_has_a_phase_and_its_end_wins_over_its_state() {
+        let now = Timestamp::now();
+        let pending = JobState::new(now);
+        let failed = JobState {
+            status: JobStatus::Failed,
+            ..JobState::new(now)
+        };
+        let done = |outcome| JobDone {
+            at: now,
+            attempts: 1,
+            history: Vec::new(),
+            outcome,
+        };
+        let delivered = done(JobOutcome::Delivered {
+            receipt: Receipt {
+                reference: None,
+                summary: "ok".into(),
+            },
+        });
+        let dropped = done(JobOutcome::Dropped {
+            by: "ops".into(),
+            failure: None,
+        });
+        assert_eq!(JobPhase::of(Some(&pending), None), JobPhase::Pending);
+        assert_eq!(JobPhase::of(Some(&failed), None), JobPhase::Failed);
+        assert_eq!(JobPhase::of(None, Some(&delivered)), JobPhase::Delivered);
+        assert_eq!(
+            JobPhase::of(Some(&failed), Some(&dropped)),
+            JobPhase::Dropped
+        );
+        assert_eq!(
+            serde_json::to_value(JobPhase::Delivered).unwrap(),
+            serde_json::json!(JobPhase::Delivered.as_str())
+        );
+    }
+}
