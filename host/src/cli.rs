@@ -65,6 +65,10 @@ enum Command {
     /// API tokens: create, list, revoke.
     #[command(subcommand)]
     Token(crate::client::TokenCommand),
+    /// Order and invoice numbers: show or set their start numbers and
+    /// prefixes.
+    #[command(subcommand)]
+    Numbering(crate::client::NumberingCommand),
 }
 
 #[derive(Args, Debug)]
@@ -224,6 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => crate::client::export(&client()?, args).await,
         Command::Bulk(command) => crate::client::bulk(&client()?, command).await,
         Command::Token(command) => crate::client::token(&client()?, command).await,
+        Command::Numbering(command) => crate::client::numbering(&client()?, command).await,
     }
 }
 
@@ -244,10 +249,32 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<ExitCode> {
         );
     }
     shutdown_signal().await;
-    eprintln!("stopping: finishing the jobs in flight");
+    eprintln!("stopping: finishing the jobs in flight (up to 10 s)");
     let report = server.shutdown(Duration::from_secs(10)).await?;
-    eprintln!("stopped: {report:?}");
+    eprintln!("{}", stopped(&report));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `serve` says when it has stopped.
+fn stopped(report: &statusport::outbox::ShutdownReport) -> String {
+    let attempts = |n: usize| match n {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    };
+    match (report.finished, report.released) {
+        (0, 0) => "stopped: no job was in flight.".to_owned(),
+        (finished, 0) => format!("stopped: {} in flight finished.", attempts(finished)),
+        (finished, released) => format!(
+            "stopped: {} in flight finished, {} cut off after the grace period; {} at the next start, with the same idempotency key.",
+            attempts(finished),
+            attempts(released),
+            if released == 1 {
+                "its job runs again"
+            } else {
+                "their jobs run again"
+            }
+        ),
+    }
 }
 
 async fn shutdown_signal() {
@@ -343,11 +370,7 @@ fn job(command: JobCommand, data_dir: &Path, json: bool) -> anyhow::Result<ExitC
             let failed = store
                 .failed_jobs()?
                 .into_iter()
-                .map(|(job, state)| JobRecord {
-                    job,
-                    state: Some(state),
-                    done: None,
-                })
+                .map(|(job, state)| JobRecord::new(job, Some(state), None))
                 .collect();
             print_failed(failed, json)
         }
@@ -357,7 +380,7 @@ fn job(command: JobCommand, data_dir: &Path, json: bool) -> anyhow::Result<ExitC
             };
             let state = store.job_state(job.id)?;
             let done = store.job_done(job.id)?;
-            print_job(JobRecord { job, state, done }, json)
+            print_job(JobRecord::new(job, state, done), json)
         }
         JobCommand::Retry(args) => {
             outbox::retry(&store, args.id)?;
@@ -421,7 +444,9 @@ fn print_job(record: statusport::store::JobRecord, json: bool) -> anyhow::Result
         out!("{}", serde_json::to_string_pretty(&record)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let statusport::store::JobRecord { job, state, done } = record;
+    let statusport::store::JobRecord {
+        job, state, done, ..
+    } = record;
     out!(
         "job {} — {} for order {} on channel {}",
         job.id,

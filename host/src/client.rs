@@ -690,6 +690,93 @@ pub async fn token(client: &Client, command: TokenCommand) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+// ----- numbering -------------------------------------------------------------------
+
+#[derive(Subcommand, Debug)]
+pub enum NumberingCommand {
+    /// Shows the start numbers, the prefixes and the last numbers drawn.
+    Show,
+    /// Changes what is given and keeps the rest, e.g.
+    /// `--invoice-prefix RE- --invoice-start 5000`. A new start must be
+    /// above the last number its sequence drew.
+    Set(NumberingSetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NumberingSetArgs {
+    /// The next order number, if above the last one drawn.
+    #[arg(long)]
+    order_start: Option<u64>,
+    /// Written before each order number ("" for none).
+    #[arg(long)]
+    order_prefix: Option<String>,
+    /// The next invoice number, if above the last one drawn.
+    #[arg(long)]
+    invoice_start: Option<u64>,
+    /// Written before each invoice number ("" for none).
+    #[arg(long)]
+    invoice_prefix: Option<String>,
+}
+
+pub async fn numbering(client: &Client, command: NumberingCommand) -> anyhow::Result<ExitCode> {
+    let mut view: Value = client.get("/api/numbering").await?;
+    if let NumberingCommand::Set(args) = command {
+        if args.order_start.is_none()
+            && args.order_prefix.is_none()
+            && args.invoice_start.is_none()
+            && args.invoice_prefix.is_none()
+        {
+            bail!(
+                "numbering set: give at least one of --order-start, --order-prefix, --invoice-start, --invoice-prefix"
+            );
+        }
+        let mut body = json!({
+            "order_start": view["order_start"],
+            "order_prefix": view["order_prefix"],
+            "invoice_start": view["invoice_start"],
+            "invoice_prefix": view["invoice_prefix"],
+        });
+        if let Some(n) = args.order_start {
+            body["order_start"] = json!(n);
+        }
+        if let Some(p) = args.order_prefix {
+            body["order_prefix"] = json!(p);
+        }
+        if let Some(n) = args.invoice_start {
+            body["invoice_start"] = json!(n);
+        }
+        if let Some(p) = args.invoice_prefix {
+            body["invoice_prefix"] = json!(p);
+        }
+        view = client
+            .call(Method::PUT, "/api/numbering", Some(&body))
+            .await?;
+    }
+    if client.printed_json(&view)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = table(&["sequence", "prefix", "start", "last drawn", "next"]);
+    for sequence in ["order", "invoice"] {
+        let prefix = view[format!("{sequence}_prefix")]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let start = view[format!("{sequence}_start")].as_u64().unwrap_or(1);
+        let last = view[format!("last_{sequence}_number")].as_u64();
+        // As the store draws: one past the last, or the start if higher.
+        let next = last.map_or(start, |l| (l + 1).max(start));
+        t.add_row(vec![
+            sequence.to_owned(),
+            prefix.clone(),
+            start.to_string(),
+            last.map_or("none".to_owned(), |l| l.to_string()),
+            format!("{prefix}{next}"),
+        ]);
+    }
+    out!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
 // ----- exports and bulk jobs -------------------------------------------------------
 
 #[derive(Args, Debug)]

@@ -18,6 +18,7 @@ use crate::notify::mail::MailConfig;
 use crate::notify::sms::SmsConfig;
 use crate::outbox::OutboxConfig;
 use crate::plugins::Limits;
+use crate::store::Numbering;
 
 /// The top-level keys; environment variables naming anything else (such as
 /// `STATUSPORT_LOG`) are not configuration.
@@ -31,6 +32,7 @@ const KEYS: &[&str] = &[
     "outbox",
     "mail",
     "sms",
+    "numbering",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +52,9 @@ pub struct Config {
     pub mail: MailConfig,
     /// The SMS gateway; without one, SMS jobs fail as unconfigured.
     pub sms: Option<SmsConfig>,
+    /// Start numbers and prefixes of the order and invoice sequences,
+    /// applied at each start of `serve`.
+    pub numbering: NumberingConfig,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             mail: MailConfig::default(),
             sms: None,
+            numbering: NumberingConfig::default(),
         }
     }
 }
@@ -139,6 +145,47 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig { tick_secs: 300 }
+    }
+}
+
+/// The `[numbering]` table. Each key given is applied at every start of
+/// `serve` over the stored numbering (the operator's file wins over a
+/// change made with `PUT /api/numbering` since); a key left out keeps the
+/// stored value. A start that would change is refused at or below the last
+/// number its sequence drew, and `serve` does not start.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NumberingConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_start: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_start: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_prefix: Option<String>,
+}
+
+impl NumberingConfig {
+    /// `stored` with the keys this table gives.
+    pub fn over(&self, stored: &Numbering) -> Numbering {
+        Numbering {
+            order_start: self.order_start.unwrap_or(stored.order_start),
+            order_prefix: self
+                .order_prefix
+                .clone()
+                .unwrap_or_else(|| stored.order_prefix.clone()),
+            invoice_start: self.invoice_start.unwrap_or(stored.invoice_start),
+            invoice_prefix: self
+                .invoice_prefix
+                .clone()
+                .unwrap_or_else(|| stored.invoice_prefix.clone()),
+        }
+    }
+
+    /// Whether the table gives any key.
+    pub fn is_empty(&self) -> bool {
+        *self == NumberingConfig::default()
     }
 }
 
@@ -253,6 +300,21 @@ impl Config {
         {
             problems.push(format!("sms: {e}"));
         }
+        // Only the keys given are checked: the others are the stored ones.
+        if let Err(bad) = self.numbering.over(&Numbering::default()).check() {
+            for e in bad {
+                let given = match e.field() {
+                    Some("order_start") => self.numbering.order_start.is_some(),
+                    Some("order_prefix") => self.numbering.order_prefix.is_some(),
+                    Some("invoice_start") => self.numbering.invoice_start.is_some(),
+                    Some("invoice_prefix") => self.numbering.invoice_prefix.is_some(),
+                    _ => true,
+                };
+                if given {
+                    problems.push(format!("numbering.{e}"));
+                }
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -339,6 +401,7 @@ fn every_problem(figment: &Figment, first: figment::Error) -> Vec<String> {
     section::<OutboxConfig>(figment, "outbox", &mut problems);
     section::<MailConfig>(figment, "mail", &mut problems);
     section::<Option<SmsConfig>>(figment, "sms", &mut problems);
+    section::<NumberingConfig>(figment, "numbering", &mut problems);
     if problems.is_empty() {
         // Nothing found again on its own: report what the whole read said.
         problems.extend(first.into_iter().map(|e| describe(&e)));
@@ -460,6 +523,50 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("outbox.workers"), "{text}");
+    }
+
+    #[test]
+    fn numbering_keys_override_the_stored_ones_and_bad_values_are_named() {
+        let config = load(
+            "[numbering]\ninvoice_prefix = \"RE-\"\ninvoice_start = 5000\n",
+            &[("NUMBERING__ORDER_PREFIX", "SP-")],
+        )
+        .unwrap();
+        let stored = Numbering {
+            order_start: 700,
+            ..Numbering::default()
+        };
+        assert_eq!(
+            config.numbering.over(&stored),
+            Numbering {
+                order_start: 700,
+                order_prefix: "SP-".into(),
+                invoice_start: 5000,
+                invoice_prefix: "RE-".into(),
+            }
+        );
+        let e = load(
+            "[numbering]\norder_start = 0\ninvoice_prefix = \"R E\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.problems.len(), 2, "{text}");
+        assert!(
+            text.contains("numbering.order_start: 0 is outside 1 ..="),
+            "{text}"
+        );
+        assert!(
+            text.contains("numbering.invoice_prefix: \"R E\" holds a space"),
+            "{text}"
+        );
+        let e = load("[numbering]\ninvoice_begin = 5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("numbering") && e.contains("invoice_begin"),
+            "{e}"
+        );
     }
 
     #[test]

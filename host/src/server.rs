@@ -53,6 +53,7 @@ impl Server {
                 config.store_dir().display()
             )
         })?);
+        apply_numbering(config, &store)?;
         if !config.plugin_dir.is_dir() {
             anyhow::bail!(
                 "plugin_dir {} does not exist; build the plugins with `cargo xtask plugins` or set plugin_dir in the config file",
@@ -178,6 +179,34 @@ impl Server {
         self.store.flush_blocking()?;
         Ok(report)
     }
+}
+
+/// The config file's `[numbering]` over the stored numbering: the file is
+/// the operator's word at each start, so a key it gives replaces a value set
+/// through the API since. A start it would lower to or below a number
+/// already drawn stops the start, naming that number.
+fn apply_numbering(config: &Config, store: &Store) -> anyhow::Result<()> {
+    if config.numbering.is_empty() {
+        return Ok(());
+    }
+    let stored = store.numbering()?;
+    let wanted = config.numbering.over(&stored);
+    if wanted == stored {
+        return Ok(());
+    }
+    store.set_numbering(&wanted).map_err(|e| {
+        anyhow::anyhow!(
+            "[numbering] in the config file: {e}; change the key in the config file (or remove it to keep the stored value, see `statusport numbering show`)"
+        )
+    })?;
+    tracing::info!(
+        "numbering from the config file: orders {}{}…, invoices {}{}…",
+        wanted.order_prefix,
+        wanted.order_start,
+        wanted.invoice_prefix,
+        wanted.invoice_start
+    );
+    Ok(())
 }
 
 /// The first start has no tokens: make an admin token and leave it in the

@@ -1,5 +1,5 @@
 //! Configuration through the API: rules, templates, channels, plugins,
-//! webhooks, tokens and the audit log. Reading takes any role but
+//! webhooks, number sequences, tokens and the audit log. Reading takes any role but
 //! connector; changing takes admin.
 
 use axum::extract::{Path, Query, State as AxumState};
@@ -16,7 +16,7 @@ use crate::domain::notify::{Template, WebhookEndpoint};
 use crate::domain::order::Channel;
 use crate::domain::platform::Platform;
 use crate::engine::rule::Rule;
-use crate::store::JobRecord;
+use crate::store::{JobRecord, Numbering, NumberingError, Sequence};
 
 pub fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<State> {
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(get_webhook, put_webhook, delete_webhook))
         .routes(routes!(webhook_deliveries))
+        .routes(routes!(get_numbering, put_numbering))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(audit_log))
@@ -610,6 +611,84 @@ async fn webhook_deliveries(
     find_webhook(&state, &id)?;
     let deliveries = state.store.webhook_deliveries(&id, query.get()?)?;
     Ok(reply(StatusCode::OK, deliveries))
+}
+
+// ----- number sequences ------------------------------------------------------
+
+/// The numbering with the last number each sequence drew.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct NumberingView {
+    #[serde(flatten)]
+    pub numbering: Numbering,
+    /// The last order number drawn (without its prefix); `null` before the
+    /// first order. A new `order_start` must be above it.
+    pub last_order_number: Option<u64>,
+    /// The last invoice number drawn (without its prefix); `null` before
+    /// the first invoice. A new `invoice_start` must be above it.
+    pub last_invoice_number: Option<u64>,
+}
+
+/// The whole numbering, as `PUT /api/numbering` takes it: every field is
+/// required.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberingChange {
+    pub order_start: u64,
+    pub order_prefix: String,
+    pub invoice_start: u64,
+    pub invoice_prefix: String,
+}
+
+fn numbering_view(state: &State) -> Result<NumberingView, ApiError> {
+    Ok(NumberingView {
+        numbering: state.store.numbering()?,
+        last_order_number: state.store.last_drawn(Sequence::Order)?,
+        last_invoice_number: state.store.last_drawn(Sequence::Invoice)?,
+    })
+}
+
+impl From<NumberingError> for ApiError {
+    fn from(e: NumberingError) -> Self {
+        match e.field() {
+            Some(field) => ApiError::invalid(field, e.to_string()),
+            None => ApiError::internal(e),
+        }
+    }
+}
+
+/// The start numbers and prefixes of order and invoice numbers, with the
+/// last number each sequence drew.
+#[utoipa::path(get, path = "/api/numbering", tag = "config",
+    responses((status = 200, body = NumberingView), (status = 403, body = super::Problem)))]
+async fn get_numbering(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.reader("read the numbering")?;
+    Ok(reply(StatusCode::OK, numbering_view(&state)?))
+}
+
+/// Set the start numbers and prefixes; a new start must be above the last
+/// number its sequence drew (422 naming `order_start` or `invoice_start`).
+/// A `[numbering]` key in the config file replaces the value again at the
+/// next start.
+#[utoipa::path(put, path = "/api/numbering", tag = "config", request_body = NumberingChange,
+    responses((status = 200, body = NumberingView), (status = 403, body = super::Problem),
+        (status = 422, body = super::Problem)))]
+async fn put_numbering(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Body(change): Body<NumberingChange>,
+) -> Result<Response, ApiError> {
+    caller.admin("change the numbering")?;
+    let numbering = Numbering {
+        order_start: change.order_start,
+        order_prefix: change.order_prefix,
+        invoice_start: change.invoice_start,
+        invoice_prefix: change.invoice_prefix,
+    };
+    state.store.set_numbering(&numbering)?;
+    Ok(reply(StatusCode::OK, numbering_view(&state)?))
 }
 
 // ----- tokens and audit ------------------------------------------------------

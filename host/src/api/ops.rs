@@ -82,11 +82,7 @@ async fn list_jobs(
     };
     let records: Vec<JobRecord> = jobs
         .into_iter()
-        .map(|(job, s)| JobRecord {
-            job,
-            state: Some(s),
-            done: None,
-        })
+        .map(|(job, s)| JobRecord::new(job, Some(s), None))
         .collect();
     Ok(reply(StatusCode::OK, records))
 }
@@ -96,11 +92,11 @@ fn job_record(state: &State, id: u64) -> Result<JobRecord, ApiError> {
         .store
         .job(id)?
         .ok_or_else(|| ApiError::not_found(format!("job {id} does not exist")))?;
-    Ok(JobRecord {
+    Ok(JobRecord::new(
         job,
-        state: state.store.job_state(id)?,
-        done: state.store.job_done(id)?,
-    })
+        state.store.job_state(id)?,
+        state.store.job_done(id)?,
+    ))
 }
 
 /// One job: what it does, its attempts, how it ended.

@@ -153,6 +153,54 @@ pub enum JobOutcome {
     },
 }
 
+/// Where a job stands, in one word: `pending` (waiting for its first or
+/// next attempt), `failed` (waiting for an operator), `delivered` or
+/// `dropped`. The first two are active ([`JobState`]), the others finished
+/// ([`JobDone`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobPhase {
+    Pending,
+    Failed,
+    Delivered,
+    Dropped,
+}
+
+impl JobPhase {
+    /// The phase of a job with this state or end. A job is written with
+    /// its state and finishes by trading it for its end in one batch, so it
+    /// always has one of the two; an end read beside a state is the newer.
+    pub fn of(state: Option<&JobState>, done: Option<&JobDone>) -> JobPhase {
+        match (done, state) {
+            (
+                Some(JobDone {
+                    outcome: JobOutcome::Delivered { .. },
+                    ..
+                }),
+                _,
+            ) => JobPhase::Delivered,
+            (
+                Some(JobDone {
+                    outcome: JobOutcome::Dropped { .. },
+                    ..
+                }),
+                _,
+            ) => JobPhase::Dropped,
+            (None, Some(state)) if state.status == JobStatus::Failed => JobPhase::Failed,
+            (None, _) => JobPhase::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Pending => "pending",
+            JobPhase::Failed => "failed",
+            JobPhase::Delivered => "delivered",
+            JobPhase::Dropped => "dropped",
+        }
+    }
+}
+
 /// Cuts `text` to at most `max` bytes on a character boundary.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
@@ -163,4 +211,46 @@ pub fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_has_a_phase_and_its_end_wins_over_its_state() {
+        let now = Timestamp::now();
+        let pending = JobState::new(now);
+        let failed = JobState {
+            status: JobStatus::Failed,
+            ..JobState::new(now)
+        };
+        let done = |outcome| JobDone {
+            at: now,
+            attempts: 1,
+            history: Vec::new(),
+            outcome,
+        };
+        let delivered = done(JobOutcome::Delivered {
+            receipt: Receipt {
+                reference: None,
+                summary: "ok".into(),
+            },
+        });
+        let dropped = done(JobOutcome::Dropped {
+            by: "ops".into(),
+            failure: None,
+        });
+        assert_eq!(JobPhase::of(Some(&pending), None), JobPhase::Pending);
+        assert_eq!(JobPhase::of(Some(&failed), None), JobPhase::Failed);
+        assert_eq!(JobPhase::of(None, Some(&delivered)), JobPhase::Delivered);
+        assert_eq!(
+            JobPhase::of(Some(&failed), Some(&dropped)),
+            JobPhase::Dropped
+        );
+        assert_eq!(
+            serde_json::to_value(JobPhase::Delivered).unwrap(),
+            serde_json::json!(JobPhase::Delivered.as_str())
+        );
+    }
 }

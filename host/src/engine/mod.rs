@@ -494,6 +494,15 @@ impl Engine {
             },
             None => None,
         };
+        let on_platform: Vec<Channel> = match &rule.platform {
+            Some(id) => self
+                .store
+                .channels()?
+                .into_iter()
+                .filter(|c| &c.plugin == id)
+                .collect(),
+            None => Vec::new(),
+        };
         let templates: BTreeMap<String, TemplateKind> = self
             .templates()?
             .into_iter()
@@ -506,6 +515,7 @@ impl Engine {
                 .map(|(c, p)| (c, p.as_ref()))
                 .collect(),
             platform: named.as_deref(),
+            platform_channels: on_platform.iter().collect(),
             templates: &templates,
         };
         if let Err(more) = rule.validate(&scope) {

@@ -266,6 +266,9 @@ pub struct RuleScope<'a> {
     pub channels: Vec<(&'a Channel, &'a Platform)>,
     /// The platform named by `platform`, when it is given.
     pub platform: Option<&'a Platform>,
+    /// With `platform`: every channel of that plugin, which the rule
+    /// applies to.
+    pub platform_channels: Vec<&'a Channel>,
     /// Every template, with its kind.
     pub templates: &'a BTreeMap<String, TemplateKind>,
 }
@@ -360,12 +363,22 @@ impl Rule {
                 }
             }
         }
-        for (channel, _) in &scope.channels {
-            if self.then.issue_invoice && !channel.invoice_numbering {
-                problems.push(format!(
-                    "issue_invoice: channel {} has invoice numbering switched off",
-                    channel.id
-                ));
+        if self.then.issue_invoice {
+            for (channel, _) in &scope.channels {
+                if !channel.invoice_numbering {
+                    problems.push(format!(
+                        "issue_invoice: channel {} has invoice numbering switched off",
+                        channel.id
+                    ));
+                }
+            }
+            for channel in &scope.platform_channels {
+                if !channel.invoice_numbering {
+                    problems.push(format!(
+                        "issue_invoice: channel {} has invoice numbering switched off, and the rule applies to every channel of plugin {}; list the channels it is for in \"channels\" instead of \"platform\", or switch invoice numbering on",
+                        channel.id, channel.plugin
+                    ));
+                }
             }
         }
         for (field, wanted, name) in [

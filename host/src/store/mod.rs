@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{AppliedEvent, Change, GoodsReceipt, HistoryEntry, Job, Stock};
-use crate::domain::job::{JobDone, JobState, JobStatus};
+use crate::domain::job::{JobDone, JobPhase, JobState, JobStatus};
 use crate::domain::notify::{Template, TemplateKind};
 use crate::domain::order::{Channel, ChannelId, Customer, Order, OrderId};
 use crate::domain::platform::Dimension;
@@ -68,13 +68,137 @@ pub enum CommitError {
 }
 
 /// Start numbers and prefixes of the order and invoice sequences.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Numbering {
+    /// The first order number; a start raised later takes effect with the
+    /// next order.
     pub order_start: u64,
+    /// Written before every order number, e.g. `SP-`.
     pub order_prefix: String,
+    /// The first invoice number.
     pub invoice_start: u64,
+    /// Written before every invoice number, e.g. `RE-`.
     pub invoice_prefix: String,
+}
+
+/// The largest start number taken: far beyond any shop's sequence, and far
+/// enough from `u64::MAX` that drawing never overflows.
+pub const MAX_START: u64 = 1_000_000_000_000_000;
+/// The longest prefix taken, in characters.
+pub const MAX_PREFIX: usize = 20;
+
+/// One of the two number sequences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sequence {
+    Order,
+    Invoice,
+}
+
+impl Sequence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sequence::Order => "order",
+            Sequence::Invoice => "invoice",
+        }
+    }
+
+    fn key(self) -> &'static [u8] {
+        match self {
+            Sequence::Order => keys::ORDER_SEQ,
+            Sequence::Invoice => keys::INVOICE_SEQ,
+        }
+    }
+}
+
+impl std::fmt::Display for Sequence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a numbering was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum NumberingError {
+    /// A value out of range; `field` is `order_start`, `invoice_prefix`, ….
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// A new start at or below a number the sequence has already given out:
+    /// it would never take effect, and lowering a sequence is not allowed.
+    #[error(
+        "{sequence}_start: {start} is not above {last}, the last {sequence} number drawn; give {} or more, or keep the current start {current}",
+        last + 1
+    )]
+    BelowDrawn {
+        sequence: Sequence,
+        start: u64,
+        last: u64,
+        current: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl NumberingError {
+    /// The field of [`Numbering`] at fault, when one is.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            NumberingError::Invalid { field, .. } => Some(field),
+            NumberingError::BelowDrawn {
+                sequence: Sequence::Order,
+                ..
+            } => Some("order_start"),
+            NumberingError::BelowDrawn {
+                sequence: Sequence::Invoice,
+                ..
+            } => Some("invoice_start"),
+            NumberingError::Store(_) => None,
+        }
+    }
+}
+
+impl Numbering {
+    /// Checks each value on its own; every problem is listed.
+    pub fn check(&self) -> Result<(), Vec<NumberingError>> {
+        let mut problems = Vec::new();
+        for (field, start) in [
+            ("order_start", self.order_start),
+            ("invoice_start", self.invoice_start),
+        ] {
+            if !(1..=MAX_START).contains(&start) {
+                problems.push(NumberingError::Invalid {
+                    field,
+                    message: format!("{start} is outside 1 ..= {MAX_START}"),
+                });
+            }
+        }
+        for (field, prefix) in [
+            ("order_prefix", &self.order_prefix),
+            ("invoice_prefix", &self.invoice_prefix),
+        ] {
+            if prefix.chars().count() > MAX_PREFIX {
+                problems.push(NumberingError::Invalid {
+                    field,
+                    message: format!("\"{prefix}\" is longer than {MAX_PREFIX} characters"),
+                });
+            } else if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                problems.push(NumberingError::Invalid {
+                    field,
+                    message: format!(
+                        "{prefix:?} holds a space or a control character; use letters, digits and signs such as - / #"
+                    ),
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
 }
 
 impl Default for Numbering {
@@ -617,8 +741,46 @@ impl Store {
         Ok(self.get(keys::NUMBERING)?.unwrap_or_default())
     }
 
-    pub fn set_numbering(&self, numbering: &Numbering) -> Result<(), StoreError> {
-        self.put(keys::NUMBERING, numbering)
+    /// Saves the numbering. A start that changes must be above the last
+    /// number its sequence has drawn: a lower one would never take effect
+    /// (a sequence never goes back), so it is refused, naming that number.
+    /// A start left as it is stays, whatever was drawn since.
+    pub fn set_numbering(&self, numbering: &Numbering) -> Result<(), NumberingError> {
+        if let Err(mut problems) = numbering.check() {
+            return Err(problems.remove(0));
+        }
+        // Under the writer lock: no number is drawn between the check and
+        // the write.
+        let _writer = lock(&self.writer);
+        let current = self.numbering()?;
+        for (sequence, start, current) in [
+            (Sequence::Order, numbering.order_start, current.order_start),
+            (
+                Sequence::Invoice,
+                numbering.invoice_start,
+                current.invoice_start,
+            ),
+        ] {
+            if start == current {
+                continue;
+            }
+            if let Some(last) = self.last_drawn(sequence)?
+                && start <= last
+            {
+                return Err(NumberingError::BelowDrawn {
+                    sequence,
+                    start,
+                    last,
+                    current,
+                });
+            }
+        }
+        Ok(self.put(keys::NUMBERING, numbering)?)
+    }
+
+    /// The last number a sequence gave out; `None` before its first.
+    pub fn last_drawn(&self, sequence: Sequence) -> Result<Option<u64>, StoreError> {
+        Ok(self.data.get(sequence.key())?.map(|v| u64_of(&v)))
     }
 
     pub fn channel(&self, id: &str) -> Result<Option<Channel>, StoreError> {
@@ -1038,11 +1200,9 @@ impl Store {
                 continue;
             };
             if let Some(job) = self.job(id.0)? {
-                records.push(JobRecord {
-                    state: self.job_state(job.id)?,
-                    done: self.job_done(job.id)?,
-                    job,
-                });
+                let state = self.job_state(job.id)?;
+                let done = self.job_done(job.id)?;
+                records.push(JobRecord::new(job, state, done));
             }
         }
         Ok(records)
@@ -1101,10 +1261,25 @@ pub struct TailWindow {
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobRecord {
     pub job: Job,
-    /// Set while the job is active.
+    /// Where the job stands in one word, whether active or finished:
+    /// `pending`, `failed`, `delivered` or `dropped`.
+    pub status: JobPhase,
+    /// Set while the job is active (`pending` or `failed`): attempts, due
+    /// time, failure.
     pub state: Option<JobState>,
-    /// Set once it finished.
+    /// Set once it finished (`delivered` or `dropped`): attempts, receipt.
     pub done: Option<JobDone>,
+}
+
+impl JobRecord {
+    pub fn new(job: Job, state: Option<JobState>, done: Option<JobDone>) -> JobRecord {
+        JobRecord {
+            status: JobPhase::of(state.as_ref(), done.as_ref()),
+            job,
+            state,
+            done,
+        }
+    }
 }
 
 fn insert_job(batch: &mut sled::Batch, job: &Job) {

@@ -176,6 +176,64 @@ async fn the_client_commands_work_over_the_api() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn numbering_is_shown_and_set_from_the_command_line() {
+    let api = Api::start().await;
+    let (code, out, err) = statusport(&api, &api.admin, &["numbering", "show"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("invoice") && out.contains("INV-") && out.contains("none"),
+        "{out}"
+    );
+    let (code, out, err) = statusport(
+        &api,
+        &api.admin,
+        &[
+            "numbering",
+            "set",
+            "--invoice-prefix",
+            "RE-",
+            "--invoice-start",
+            "5000",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("RE-5000"), "the next invoice number: {out}");
+    let (code, out, err) = statusport(&api, &api.admin, &["numbering", "show", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            &shown["invoice_prefix"],
+            &shown["invoice_start"],
+            &shown["order_start"]
+        ),
+        (&json!("RE-"), &json!(5000), &json!(10000)),
+        "what is not given stays: {shown}"
+    );
+    // Orders 10000 and 10001 drawn: a start of 10001 is refused, naming the
+    // last number.
+    api.order("gen", "n-1").await;
+    api.order("gen", "n-2").await;
+    let (code, _, err) = statusport(
+        &api,
+        &api.admin,
+        &["numbering", "set", "--order-start", "10001"],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("422")
+            && err.contains("10001 is not above 10001, the last order number drawn"),
+        "{err}"
+    );
+    let (code, _, err) = statusport(&api, &api.admin, &["numbering", "set"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("--invoice-prefix"), "{err}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn serve_reads_its_config_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let config = crate::config(dir.path());
@@ -187,7 +245,7 @@ async fn serve_reads_its_config_and_stops_cleanly() {
     std::fs::write(
         &file,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nplugin_dir = \"{}\"\n[plugins]\ncache_dir = \"{}\"\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nplugin_dir = \"{}\"\n[plugins]\ncache_dir = \"{}\"\n[numbering]\ninvoice_prefix = \"RE-\"\n",
             config.data_dir.display(),
             config.plugin_dir.display(),
             config.plugins.cache_dir.as_ref().unwrap().display()
@@ -224,9 +282,11 @@ async fn serve_reads_its_config_and_stops_cleanly() {
         "{err}"
     );
 
-    let mut child = tokio::process::Command::new(&bin)
+    // Logs at info, to a pipe as to a file.
+    let child = tokio::process::Command::new(&bin)
         .args(["serve", "--config"])
         .arg(&file)
+        .env("STATUSPORT_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -254,9 +314,26 @@ async fn serve_reads_its_config_and_stops_cleanly() {
         .arg(&pid)
         .status()
         .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("serve stops on SIGTERM")
         .unwrap();
-    assert!(status.success(), "{status}");
+    assert!(output.status.success(), "{}", output.status);
+    let err = String::from_utf8_lossy(&output.stderr);
+    // The [numbering] table was applied, and said so in a log line.
+    assert!(
+        err.contains("INFO")
+            && err.contains("numbering from the config file")
+            && err.contains("invoices RE-1"),
+        "{err}"
+    );
+    assert!(
+        !output.stderr.contains(&0x1b),
+        "no colour escapes when stderr is not a terminal: {err:?}"
+    );
+    assert!(
+        err.contains("stopped: no job was in flight."),
+        "a sentence, not a Debug struct: {err}"
+    );
+    assert!(!err.contains("ShutdownReport"), "{err}");
 }

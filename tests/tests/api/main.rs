@@ -5,6 +5,7 @@
 mod access;
 mod cli;
 mod config;
+mod numbering;
 mod openapi;
 mod ops;
 mod orders;

@@ -54,6 +54,14 @@ async fn failed_jobs_are_listed_retried_and_dropped() {
         .map(|j| j["job"]["id"].as_u64().unwrap())
         .collect();
     assert_eq!(listed, failed_ids);
+    assert!(
+        failed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["status"] == "failed"),
+        "{failed:#}"
+    );
     let (_, health) = api.get("/healthz", "").await;
     assert_eq!(health["jobs_failed"], failed_ids.len(), "{health}");
     assert!(
@@ -83,12 +91,19 @@ async fn failed_jobs_are_listed_retried_and_dropped() {
             j["done"]["outcome"]["outcome"] == "delivered"
         })
         .await;
+    // Finished: no active state, but a status all the same.
     assert!(job["state"].is_null());
+    assert_eq!(job["status"], "delivered", "{job:#}");
     // Dropped: ends without delivery, naming who dropped it.
     let drop = format!("/api/jobs/{}/drop", failed_ids[1]);
     let (status, body) = api.call(Method::POST, &drop, &api.admin, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["outcome"]["by"], "admin");
+    let (_, job) = api
+        .get(&format!("/api/jobs/{}", failed_ids[1]), &api.admin)
+        .await;
+    assert_eq!(job["status"], "dropped", "{job:#}");
+    assert!(job["state"].is_null());
     let (status, body) = api.call(Method::POST, &drop, &api.admin, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(problem(&body), "conflict");

@@ -303,6 +303,50 @@ then = { issue_invoice = true }
 }
 
 #[tokio::test]
+async fn an_invoice_rule_for_a_platform_with_a_channel_without_invoice_numbering_is_refused() {
+    let f = Fixture::empty();
+    f.channel("shop", "generic", &[], |_| {});
+    f.channel("erp", "generic", &[], |c| c.invoice_numbering = false);
+    f.channel("erp2", "generic", &[], |c| c.invoice_numbering = false);
+    let rule = |issue: bool| {
+        format!(
+            r#"
+[[rule]]
+id = "invoice"
+platform = "generic"
+on = ["payment_matched"]
+then = {{ issue_invoice = {issue} }}
+"#
+        )
+    };
+    let err = f.engine.import_rules(&rule(true)).unwrap_err().to_string();
+    for channel in ["erp", "erp2"] {
+        assert!(
+            err.contains(&format!(
+                "issue_invoice: channel {channel} has invoice numbering switched off, and the rule applies to every channel of plugin generic"
+            )),
+            "{err}"
+        );
+    }
+    assert!(!err.contains("channel shop"), "{err}");
+    assert!(f.engine.rules().is_empty(), "nothing saved");
+    // The same rule without the invoice is fine, and a rule for another
+    // plugin does not see these channels.
+    f.engine.import_rules(&rule(false)).unwrap();
+    f.engine
+        .import_rules(
+            r#"
+[[rule]]
+id = "woo-invoice"
+platform = "woocommerce"
+on = ["payment_matched"]
+then = { issue_invoice = true }
+"#,
+        )
+        .unwrap();
+}
+
+#[tokio::test]
 async fn every_shipped_rule_set_installs_on_the_generic_plugin() {
     let f = Fixture::with_channels();
     for (name, _) in rulesets::SHIPPED {

@@ -123,6 +123,113 @@ async fn numbering_has_a_start_number_and_prefixes() {
 }
 
 #[tokio::test]
+async fn a_start_at_or_below_a_number_drawn_is_refused_naming_the_sequence_and_the_last_number() {
+    use statusport::store::{Numbering, NumberingError, Sequence};
+    let f = Fixture::with_channels();
+    let store = f.engine.store();
+    store
+        .set_numbering(&Numbering {
+            order_start: 500,
+            invoice_start: 70,
+            ..Numbering::default()
+        })
+        .unwrap();
+    f.install(&["card"]);
+    let first = f.order("shop", "D-1", "card").await;
+    let second = f.order("shop", "D-2", "card").await;
+    assert_eq!(
+        (first.number.as_str(), second.number.as_str()),
+        ("500", "501")
+    );
+    f.event(
+        first.id,
+        "pay",
+        EventKind::PaymentMatched { reference: None },
+    )
+    .await;
+    assert_eq!(f.get(first.id).invoice_number.as_deref(), Some("INV-70"));
+    assert_eq!(store.last_drawn(Sequence::Order).unwrap(), Some(501));
+    assert_eq!(store.last_drawn(Sequence::Invoice).unwrap(), Some(70));
+
+    let current = store.numbering().unwrap();
+    // The last number drawn is taken already: not a start.
+    let err = store
+        .set_numbering(&Numbering {
+            order_start: 501,
+            ..current.clone()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NumberingError::BelowDrawn {
+                sequence: Sequence::Order,
+                start: 501,
+                last: 501,
+                current: 500
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "order_start: 501 is not above 501, the last order number drawn; give 502 or more, or keep the current start 500"
+    );
+    assert_eq!(err.field(), Some("order_start"));
+    let err = store
+        .set_numbering(&Numbering {
+            invoice_start: 1,
+            invoice_prefix: "RE-".into(),
+            ..current.clone()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NumberingError::BelowDrawn {
+                sequence: Sequence::Invoice,
+                start: 1,
+                last: 70,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.numbering().unwrap(),
+        current,
+        "a refused numbering changes nothing, its prefix neither"
+    );
+
+    // An unchanged start stays whatever was drawn since; a new prefix and a
+    // start above the last number take effect with the next number.
+    store
+        .set_numbering(&Numbering {
+            invoice_start: 5000,
+            invoice_prefix: "RE-".into(),
+            ..current.clone()
+        })
+        .unwrap();
+    f.event(
+        second.id,
+        "pay-2",
+        EventKind::PaymentMatched { reference: None },
+    )
+    .await;
+    assert_eq!(f.get(second.id).invoice_number.as_deref(), Some("RE-5000"));
+    let third = f.order("shop", "D-3", "card").await;
+    assert_eq!(third.number, "502", "the order sequence goes on");
+
+    let err = store
+        .set_numbering(&Numbering {
+            order_prefix: "A B".into(),
+            ..current
+        })
+        .unwrap_err();
+    assert_eq!(err.field(), Some("order_prefix"), "{err}");
+}
+
+#[tokio::test]
 async fn a_store_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {
