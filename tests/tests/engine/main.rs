@@ -2,10 +2,12 @@
 //! statuses of the real bundled plugins.
 
 mod bulk;
+mod conditions;
 mod crash;
 mod properties;
 mod refusals;
 mod store;
+mod triggers;
 mod workflows;
 
 use std::sync::Arc;
