@@ -8,8 +8,9 @@ use crate::{Api, problem};
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_are_created_read_replaced_and_deleted() {
     let api = Api::start().await;
-    let rule = json!({"id": "picked", "platform": "generic", "on": ["picked"],
-        "from": ["order:received"], "to": "order:processing"});
+    let rule = json!({"id": "picked", "platform": "generic", "on": ["picked", "manual"],
+        "from": ["order:received"], "when": {"expression": "order.picked"}, "to": "order:processing",
+        "then": {"webhook": "order.picked"}});
     let (status, body) = api.post("/api/rules", &api.admin, &rule).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = api.post("/api/rules", &api.admin, &rule).await;
@@ -43,20 +44,60 @@ async fn rules_are_created_read_replaced_and_deleted() {
         body["order"]["picked"], true,
         "the event's own change applies"
     );
+    assert_eq!(body["jobs"], json!([]), "{body}");
     api.post(
         &format!("/api/orders/{paused}/resume"),
         &api.admin,
         &json!({}),
     )
     .await;
+    // Resumed, the rules run again on the next event.
     let (_, body) = api
         .post(
             &format!("/api/orders/{paused}/events"),
             &api.admin,
-            &json!({"event": {"type": "manual"}}),
+            &json!({"id": "run-rules", "event": {"type": "manual"}}),
         )
         .await;
     assert_eq!(body["outcome"], "applied", "{body}");
+    assert_eq!(
+        body["order"]["statuses"]["order"]["code"], "processing",
+        "{body}"
+    );
+    assert_eq!(
+        body["order"]["statuses"]["order"]["set_by"],
+        json!({"kind": "rule", "name": "picked"})
+    );
+    let (_, history) = api
+        .get(&format!("/api/orders/{paused}/history"), &api.admin)
+        .await;
+    let by_rule: Vec<&serde_json::Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["rule"] == "picked")
+        .collect();
+    assert_eq!(by_rule.len(), 1, "{history:#}");
+    assert_eq!(by_rule[0]["event"], "run-rules");
+    assert_eq!(
+        by_rule[0]["change"],
+        json!({"type": "status", "dimension": "order", "before": "received", "after": "processing"})
+    );
+    let (_, jobs) = api
+        .get(&format!("/api/orders/{paused}/jobs"), &api.admin)
+        .await;
+    let kinds: Vec<&serde_json::Value> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["job"]["kind"])
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![&json!({"type": "webhook", "event": "order.picked"})],
+        "{jobs:#}"
+    );
+    assert_eq!(jobs[0]["job"]["rule"], "picked");
 
     // The rule works: an order picked moves to processing.
     let order = api.order("gen", "g-1").await;

@@ -3,6 +3,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use statusport::domain::platform::Dimension;
+
 use crate::{Api, problem};
 
 /// The order's push job.
@@ -211,7 +213,9 @@ async fn bulk_jobs_dry_run_start_and_report() {
         api.get("/api/bulk/nope", &viewer).await.0,
         StatusCode::NOT_FOUND
     );
-    let (status, cancelled) = api
+    // Cancelling a finished job changes nothing: the answer is the job as
+    // it ended.
+    let (status, answer) = api
         .call(
             Method::POST,
             &format!("/api/bulk/{id}/cancel"),
@@ -219,7 +223,85 @@ async fn bulk_jobs_dry_run_start_and_report() {
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, done, "a finished job stays as it ended");
+    assert_eq!(api.get(&format!("/api/bulk/{id}"), &viewer).await.1, done);
+
+    // A running job, cancelled, stops at its next checkpoint (every 2,000
+    // orders walked) and keeps what it changed. It is cancelled once it has
+    // changed orders, and stops at the latest at its second checkpoint,
+    // before these orders are all walked.
+    const ORDERS: usize = 4_300;
+    let mut creating = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (http, url, admin) = (api.http.clone(), api.url.clone(), api.admin.clone());
+        creating.spawn(async move {
+            for i in (worker..ORDERS).step_by(8) {
+                let response = http
+                    .post(format!("{url}/api/orders"))
+                    .bearer_auth(&admin)
+                    .json(&crate::new_order("gen", &format!("many-{i}")))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+            }
+        });
+    }
+    while let Some(created) = creating.join_next().await {
+        created.unwrap();
+    }
+    let many = json!({"filter": {"channel": "gen", "status": "order:received"},
+        "action": {"type": "set_status", "status": "order:processing"}});
+    let (status, job) = api.post("/api/bulk", &operator, &many).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let store = &api.server.as_ref().unwrap().store;
+    let in_status = |code: &str| {
+        store
+            .orders_in_status("gen", Dimension::Order, code)
+            .unwrap()
+            .len()
+    };
+    let started = std::time::Instant::now();
+    while in_status("processing") == 30 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "bulk job {id} changed no order"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let (status, answer) = api
+        .call(
+            Method::POST,
+            &format!("/api/bulk/{id}/cancel"),
+            &operator,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["state"], "cancelled", "{answer}");
+    let stopped = api
+        .wait_for(&format!("/api/bulk/{id}"), |j| {
+            j["state"] == "cancelled" && j["cursor"].is_u64()
+        })
+        .await;
+    let (processing, received) = (in_status("processing"), in_status("received"));
+    let changed = usize::try_from(stopped["changed"].as_u64().unwrap()).unwrap();
+    assert!(
+        changed > 0 && changed < ORDERS,
+        "the job changed orders, then stopped: {stopped:#}"
+    );
+    assert_eq!(processing, 30 + changed, "what it changed stays changed");
+    assert_eq!(received, ORDERS - changed, "the rest is untouched");
+    assert_eq!(stopped["matched"], stopped["changed"], "{stopped:#}");
+    // It stays stopped.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        api.get(&format!("/api/bulk/{id}"), &viewer).await.1,
+        stopped
+    );
+    assert_eq!(in_status("received"), received);
     let (status, body) = api
         .post(
             "/api/bulk",

@@ -437,14 +437,49 @@ async fn events_and_manual_changes() {
     assert_eq!(body["order"]["customer"], "c-2");
     let (_, body) = api.post(&url("resume"), &api.admin, &json!({})).await;
     assert_eq!(body["order"]["paused"], false);
-    let (status, _) = api
+    // The payment callback was lost: completing the payment by hand runs
+    // the rules as the callback would have.
+    assert_eq!(
+        api.import_rules(
+            r#"
+[[rule]]
+id = "sw-paid"
+platform = "shopware6"
+on = ["payment_matched"]
+from = ["payment:open"]
+then = { payment_status = "paid" }
+
+[[rule]]
+id = "sw-process-paid"
+platform = "shopware6"
+on = ["payment_status_changed"]
+from = ["order:open"]
+when = { payment_status = ["paid"] }
+to = "order:in_progress"
+then = { webhook = "order.paid" }
+"#
+        )
+        .await,
+        StatusCode::OK
+    );
+    let (status, body) = api
         .post(
             &url("complete-payment"),
             &api.admin,
-            &json!({"reference": "bank 2026-11-20"}),
+            &json!({"id": "complete-1", "reference": "bank 2026-11-20"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "applied", "{body}");
+    assert_eq!(body["order"]["statuses"]["payment"]["code"], "paid");
+    assert_eq!(body["order"]["statuses"]["order"]["code"], "in_progress");
+    let (_, stored) = api.get(&format!("/api/orders/{order}"), &api.admin).await;
+    assert_eq!(stored["statuses"]["payment"]["code"], "paid", "{stored}");
+    assert_eq!(stored["statuses"]["order"]["code"], "in_progress");
+    assert_eq!(
+        stored["statuses"]["order"]["set_by"],
+        json!({"kind": "rule", "name": "sw-process-paid"})
+    );
     let (_, history) = api.get(&url("history"), &api.admin).await;
     let changed = fields(&history);
     for expected in [
@@ -460,6 +495,28 @@ async fn events_and_manual_changes() {
             "{expected} in {changed:?}"
         );
     }
+    let moves: Vec<(&str, &str, &str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "complete-1" && e["change"]["type"] == "status")
+        .map(|e| {
+            (
+                e["rule"].as_str().unwrap_or("<none>"),
+                e["change"]["dimension"].as_str().unwrap(),
+                e["change"]["before"].as_str().unwrap(),
+                e["change"]["after"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            ("sw-paid", "payment", "open", "paid"),
+            ("sw-process-paid", "order", "open", "in_progress"),
+        ],
+        "{history:#}"
+    );
     let (_, orders) = api
         .get("/api/customers/c-2/orders?channel=sw", &api.admin)
         .await;

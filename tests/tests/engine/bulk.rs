@@ -4,7 +4,7 @@ use statusport::domain::event::{Change, EventKind};
 use statusport::domain::order::{Actor, OrderId};
 use statusport::domain::platform::Dimension;
 use statusport::engine::EngineError;
-use statusport::engine::bulk::{BulkAction, BulkJob, BulkSpec, BulkState, OrderFilter};
+use statusport::engine::bulk::{BulkAction, BulkSpec, BulkState, OrderFilter};
 use statusport::store::keys;
 
 use super::{Fixture, status};
@@ -255,7 +255,20 @@ async fn a_job_resumed_after_a_lost_checkpoint_changes_no_order_twice() {
 #[tokio::test]
 async fn a_cancelled_job_stops_and_keeps_what_it_changed() {
     let f = Fixture::with_channels();
-    let order = f.order("shop", "X-1", "invoice").await;
+    // A run checks for a cancel at its checkpoints, every 2,000 orders
+    // walked: cancelled at the first, it stops at the second, well before
+    // the end of these orders.
+    const ORDERS: usize = 4_300;
+    let mut ids = Vec::with_capacity(ORDERS);
+    for chunk in (0..ORDERS).collect::<Vec<_>>().chunks(500) {
+        let created = all(chunk.iter().map(|i| {
+            let f = &f;
+            async move { f.order("shop", &format!("X-{i}"), "invoice").await }
+        }))
+        .await;
+        ids.extend(created.into_iter().map(|o| o.id));
+    }
+    ids.sort();
     let job = f
         .engine
         .bulk_start(
@@ -263,14 +276,101 @@ async fn a_cancelled_job_stops_and_keeps_what_it_changed() {
             ops(),
         )
         .unwrap();
-    let cancelled = f.engine.bulk_cancel(&job.id).unwrap();
-    assert_eq!(cancelled.state, BulkState::Cancelled);
-    let after = f.engine.bulk_run(&job.id, |_| {}).await.unwrap();
-    assert_eq!(after.state, BulkState::Cancelled);
-    assert_eq!(status(&f.get(order.id), Dimension::Order), "received");
+
+    let mut answer = None;
+    let stopped = f
+        .engine
+        .bulk_run(&job.id, |progress| {
+            if answer.is_none() && progress.changed > 0 {
+                answer = Some(f.engine.bulk_cancel(&job.id).unwrap());
+            }
+        })
+        .await
+        .unwrap();
+    let answer = answer.expect("the job reached a checkpoint with orders changed");
+    assert_eq!(answer.state, BulkState::Cancelled, "{answer:?}");
+    assert!(answer.changed > 0);
+
+    assert_eq!(stopped.state, BulkState::Cancelled, "{stopped:?}");
+    let changed = usize::try_from(stopped.changed).unwrap();
+    assert!(
+        changed >= usize::try_from(answer.changed).unwrap() && changed < ORDERS,
+        "the job went on to its next checkpoint and stopped there: {changed} of {ORDERS} changed"
+    );
+    assert_eq!(
+        (stopped.scanned, stopped.matched),
+        (stopped.changed, stopped.changed),
+        "every order walked matched and changed: {stopped:?}"
+    );
+    assert!(stopped.unchanged.is_empty(), "{:?}", stopped.unchanged);
+    assert_eq!(stopped.cursor, Some(ids[changed - 1]));
+    // The job walks in id order: the first orders changed, once each; the
+    // rest were never touched.
+    let in_status = |code: &str| {
+        let mut found = f
+            .engine
+            .store()
+            .orders_in_status("shop", Dimension::Order, code)
+            .unwrap();
+        found.sort();
+        found
+    };
+    assert_eq!(in_status("processing"), ids[..changed]);
+    assert_eq!(in_status("received"), ids[changed..]);
+    let edges = [0, changed - 1, changed, ORDERS - 1];
+    for id in edges
+        .iter()
+        .chain(&[changed / 2, (changed + ORDERS) / 2])
+        .map(|i| ids[*i])
+    {
+        let order = f.get(id);
+        let entries = bulk_entries(&f, id, &job.id);
+        if status(&order, Dimension::Order) == "processing" {
+            assert_eq!(entries, 1, "order {id} changed once");
+            assert_eq!(order.version, 2, "order {id}");
+        } else {
+            assert_eq!(entries, 0, "order {id}");
+            assert_eq!(order.version, 1, "order {id} was not written");
+        }
+    }
+
+    // The record says so, the job is not resumed, and running it again
+    // changes nothing more.
+    assert_eq!(f.engine.bulk_job(&job.id).unwrap(), stopped);
     assert!(f.engine.unfinished_bulk_jobs().unwrap().is_empty());
-    let stored: BulkJob = f.engine.bulk_job(&job.id).unwrap();
-    assert_eq!(stored.state, BulkState::Cancelled);
+    let again = f.engine.bulk_run(&job.id, |_| {}).await.unwrap();
+    assert_eq!(again, stopped);
+    assert_eq!(status(&f.get(ids[changed]), Dimension::Order), "received");
+    // Cancelling it again answers the cancelled job as it is.
+    assert_eq!(f.engine.bulk_cancel(&job.id).unwrap(), stopped);
+}
+
+/// Runs `futures` together on this task, so that the orders they create
+/// share their disk flushes; their outputs in order.
+async fn all<T>(futures: impl IntoIterator<Item = impl Future<Output = T>>) -> Vec<T> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
 }
 
 #[tokio::test]

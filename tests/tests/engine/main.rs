@@ -2,11 +2,13 @@
 //! statuses of the real bundled plugins.
 
 mod bulk;
+mod conditions;
 mod crash;
 mod properties;
 mod refusals;
 mod safety;
 mod store;
+mod triggers;
 mod workflows;
 
 use std::sync::Arc;
