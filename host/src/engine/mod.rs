@@ -1273,6 +1273,10 @@ impl Engine {
                 );
             }
             EventKind::DeliveryNumberEntered { number } => {
+                // The same value again is no news: no rule fires twice for it.
+                if order.delivery_number.as_deref() == Some(number.as_str()) {
+                    return Ok(());
+                }
                 let before = order.delivery_number.replace(number.clone());
                 field(
                     &mut run.entries,
@@ -1297,6 +1301,9 @@ impl Engine {
                         line.quantity
                     )));
                 }
+                if line.delivered == *delivered {
+                    return Ok(());
+                }
                 let before = line.delivered;
                 line.delivered = *delivered;
                 field(
@@ -1307,6 +1314,9 @@ impl Engine {
                 );
             }
             EventKind::ExpectedDeliveryDate { date } => {
+                if order.expected_delivery == Some(*date) {
+                    return Ok(());
+                }
                 let before = order.expected_delivery.replace(*date);
                 field(
                     &mut run.entries,

@@ -149,3 +149,47 @@ async fn a_mamut_event_that_changes_nothing_fires_no_rule() {
         .count();
     assert_eq!(webhooks, 1);
 }
+
+#[tokio::test]
+async fn an_erp_value_sent_again_unchanged_fires_no_rule() {
+    let f = Fixture::with_channels();
+    f.engine.import_rules(RULES).unwrap();
+    let cases = [
+        EventKind::DeliveryNumberEntered {
+            number: "LS-4711".into(),
+        },
+        EventKind::DeliveredQuantity {
+            line_id: "1".into(),
+            delivered: 1,
+        },
+        EventKind::ExpectedDeliveryDate {
+            date: jiff::civil::date(2026, 12, 24),
+        },
+    ];
+    for (i, kind) in cases.into_iter().enumerate() {
+        let order = f.order("shop", &format!("R-{i}"), "invoice").await;
+        f.event(order.id, &format!("erp-{i}-a"), kind.clone()).await;
+        f.event(
+            order.id,
+            &format!("back-{i}"),
+            EventKind::SetStatus {
+                dimension: Dimension::Order,
+                to: "received".into(),
+            },
+        )
+        .await;
+        // The ERP sends the same value again, under a new id.
+        f.event(order.id, &format!("erp-{i}-b"), kind.clone()).await;
+        assert_eq!(
+            status(&f.get(order.id), Dimension::Order),
+            "received",
+            "{kind:?}"
+        );
+        let webhooks = f
+            .jobs_of(order.id)
+            .into_iter()
+            .filter(|j| matches!(j, JobKind::Webhook { .. }))
+            .count();
+        assert_eq!(webhooks, 1, "{kind:?}");
+    }
+}
