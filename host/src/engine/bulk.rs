@@ -360,12 +360,12 @@ impl Engine {
     /// Stops a running job at its next checkpoint (or at once when no run
     /// is under way). Orders changed so far stay changed.
     pub fn bulk_cancel(&self, id: &str) -> Result<BulkJob, EngineError> {
+        // Under the cancel set's lock, which a checkpoint also holds while
+        // it writes the job: a cancel never writes over a newer checkpoint.
+        let mut cancelled = self.cancelled.lock().unwrap_or_else(|p| p.into_inner());
         let mut job = self.bulk_job(id)?;
         if job.state == BulkState::Running {
-            self.cancelled
-                .lock()
-                .expect("cancel set")
-                .insert(id.to_owned());
+            cancelled.insert(id.to_owned());
             job.state = BulkState::Cancelled;
             job.updated = self.now();
             self.store.put_record(keys::BULK, id, &job)?;
@@ -382,6 +382,10 @@ impl Engine {
     ) -> Result<BulkJob, EngineError> {
         let mut job = self.bulk_job(id)?;
         if job.state != BulkState::Running {
+            self.cancelled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
             return Ok(job);
         }
         self.check_spec(&job.spec)?;
@@ -446,17 +450,21 @@ impl Engine {
         cursor: Option<OrderId>,
     ) -> Result<bool, EngineError> {
         self.store.flush().await?;
-        let cancelled = self.cancelled.lock().expect("cancel set").remove(&job.id)
-            || self
-                .store
-                .record::<BulkJob>(keys::BULK, &job.id)?
-                .is_some_and(|stored| stored.state == BulkState::Cancelled);
-        if cancelled {
-            job.state = BulkState::Cancelled;
-        }
-        job.cursor = cursor;
-        job.updated = self.now();
-        self.store.put_record(keys::BULK, &job.id, job)?;
+        let cancelled = {
+            let mut set = self.cancelled.lock().unwrap_or_else(|p| p.into_inner());
+            let cancelled = set.remove(&job.id)
+                || self
+                    .store
+                    .record::<BulkJob>(keys::BULK, &job.id)?
+                    .is_some_and(|stored| stored.state == BulkState::Cancelled);
+            if cancelled {
+                job.state = BulkState::Cancelled;
+            }
+            job.cursor = cursor;
+            job.updated = self.now();
+            self.store.put_record(keys::BULK, &job.id, job)?;
+            cancelled
+        };
         self.store.flush().await?;
         Ok(cancelled)
     }
