@@ -2,16 +2,25 @@
 //! pre-instantiated template, under the memory cap, the wall-clock deadline
 //! and the fuel bound; then telling apart what the platform said from what
 //! the plugin did wrong.
+//!
+//! The deadline is the wall clock's: whenever a plugin yields — at every
+//! epoch tick and every [`FUEL_SLICE`] instructions — the clock is read, and a
+//! timer ends a plugin waiting on HTTP. A late or starved epoch ticker
+//! therefore delays the stop by one fuel slice at most, and a call that
+//! failed after its deadline had passed is reported as `deadline exceeded`,
+//! the first limit it broke.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::v1::{self, types as wit};
-use super::runtime::{EPOCH_TICK, Runtime};
+use super::runtime::{FUEL_SLICE, Runtime};
 use super::sandbox::{CallState, ChannelContext, LogLine, PluginStateStore, SandboxSpec};
 use crate::domain::platform::{
     ConfigFieldDef, Dimension, Origin, PlatformError, RawPlatformInfo, Receipt, StatusDef,
@@ -216,6 +225,9 @@ impl Runtime {
                 "the plugin runtime is shutting down".into(),
             ));
         };
+        // The deadline runs from here: waiting for a slot is the host's load,
+        // not the plugin's time.
+        let until = Instant::now() + limits.deadline;
 
         let config_defaults: BTreeMap<String, String> = callee
             .config
@@ -233,12 +245,14 @@ impl Runtime {
         });
         let mut store = Store::new(self.engine(), state);
         store.limiter(|state| state);
-        if let Err(e) = store.set_fuel(limits.fuel) {
+        if let Err(e) = store
+            .set_fuel(limits.fuel)
+            .and_then(|()| store.fuel_async_yield_interval(Some(FUEL_SLICE)))
+        {
             return failed(CallError::Host(format!("fuel could not be set: {e:#}")));
         }
         // Yield to the async runtime at every epoch tick, so a busy plugin
         // never holds a worker thread, and stop it once the deadline passed.
-        let until = started + limits.deadline;
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= until {
                 Err(Trap::Interrupt.into())
@@ -278,27 +292,34 @@ impl Runtime {
                 ),
             })
         };
-        // Epochs do not interrupt a plugin waiting in a host call (HTTP):
-        // the whole call has a timeout of its own, a little past the deadline
-        // so that a busy plugin is reported by its epoch trap.
-        let outcome = tokio::time::timeout(limits.deadline + 4 * EPOCH_TICK, run).await;
+        let outcome = within(until, run).await;
 
+        // An answer that came late is still the answer: the platform may
+        // have acted on it, and reporting a failure would send it again.
         let result = match outcome {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => Err(classify(
+            Some(Ok(answer)) => Ok(answer),
+            Some(Err(error)) => Err(classify(
                 &error,
                 store.data(),
-                &limits,
-                function,
-                callee.label,
+                &Ended {
+                    limits: &limits,
+                    function,
+                    plugin: callee.label,
+                    past_deadline: Instant::now() >= until,
+                },
             )),
-            Err(_) => Err(CallError::Trap {
-                kind: TrapKind::Deadline,
-                message: format!(
-                    "plugin {}: deadline exceeded: {function} did not finish within {:?} (it was waiting in a host call such as HTTP)",
-                    callee.label, limits.deadline
-                ),
-            }),
+            None => {
+                let egress = store.data().egress_log.lock();
+                let egress = egress.unwrap_or_else(|p| p.into_inner());
+                // A request without a status is the one the plugin waits on.
+                let waiting = egress.sent.last().filter(|r| r.status.is_none());
+                Err(deadline_exceeded(
+                    callee.label,
+                    function,
+                    limits.deadline,
+                    waiting,
+                ))
+            }
         };
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let outcome = match &result {
@@ -338,18 +359,62 @@ impl<T> CallReport<T> {
     }
 }
 
+/// Runs `call` until it ends or the wall clock reaches `until`; `None` when
+/// the deadline came first. The clock is read each time the plugin yields,
+/// and a timer wakes a plugin waiting in a host call (HTTP), which epochs do
+/// not interrupt.
+async fn within<F: Future>(until: Instant, call: F) -> Option<F::Output> {
+    let mut call = std::pin::pin!(call);
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(until.into()));
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(output) = call.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if Instant::now() >= until || timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn deadline_exceeded(
+    plugin: &str,
+    function: &str,
+    deadline: Duration,
+    waiting: Option<&SentRequest>,
+) -> CallError {
+    let waiting = waiting
+        .map(|r| format!(" while waiting for {} {} to answer", r.method, r.url))
+        .unwrap_or_default();
+    CallError::Trap {
+        kind: TrapKind::Deadline,
+        message: format!(
+            "plugin {plugin}: deadline exceeded: {function} ran longer than {deadline:?} and was stopped{waiting}"
+        ),
+    }
+}
+
+/// What a trap ended: the call, and whether its deadline had passed by then.
+struct Ended<'a> {
+    limits: &'a super::Limits,
+    function: &'a str,
+    plugin: &'a str,
+    past_deadline: bool,
+}
+
 fn mib(bytes: usize) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
 }
 
 /// Names what went wrong in a plugin's own code.
-fn classify(
-    error: &wasmtime::Error,
-    state: &CallState,
-    limits: &super::Limits,
-    function: &str,
-    plugin: &str,
-) -> CallError {
+fn classify(error: &wasmtime::Error, state: &CallState, call: &Ended<'_>) -> CallError {
+    let Ended {
+        limits,
+        function,
+        plugin,
+        past_deadline,
+    } = *call;
     let trap = |kind, what: String| CallError::Trap {
         kind,
         message: format!("plugin {plugin}: {what}"),
@@ -365,13 +430,13 @@ fn classify(
         );
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => trap(
-            TrapKind::Deadline,
-            format!(
-                "deadline exceeded: {function} ran longer than {:?} and was stopped",
-                limits.deadline
-            ),
-        ),
+        // Fuel that ran out after the deadline had passed ran out because
+        // the stop came late (a starved epoch ticker): the deadline is the
+        // limit the plugin broke first.
+        Some(Trap::Interrupt) => deadline_exceeded(plugin, function, limits.deadline, None),
+        Some(Trap::OutOfFuel) if past_deadline => {
+            deadline_exceeded(plugin, function, limits.deadline, None)
+        }
         Some(Trap::OutOfFuel) => trap(
             TrapKind::OutOfFuel,
             format!(

@@ -20,8 +20,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::bindings::{self, v1};
 use super::sandbox::CallState;
 
-/// How often the epoch ticks; deadlines are whole ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Instructions (fuel units) a busy plugin runs between two looks at the
+/// clock, whatever the epoch ticker does: a few milliseconds of work.
+pub const FUEL_SLICE: u64 = 10_000_000;
 
 /// Bytes of a plugin's linear memory kept resident between calls.
 const KEEP_RESIDENT: usize = 4 * 1024 * 1024;
@@ -37,6 +38,9 @@ pub struct Limits {
     pub fuel: u64,
     /// Calls running at once; further calls wait for a slot.
     pub concurrent_calls: u32,
+    /// How often the epoch ticker stops a busy plugin to let other tasks
+    /// run and to check its deadline.
+    pub epoch_tick: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +50,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(10),
             fuel: 10_000_000_000,
             concurrent_calls: 64,
+            epoch_tick: Duration::from_millis(10),
         }
     }
 }
@@ -119,7 +124,7 @@ impl Runtime {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
         let engine = Engine::new(&config).map_err(engine_error)?;
-        start_epoch_ticker(&engine);
+        start_epoch_ticker(&engine, limits.epoch_tick);
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
@@ -311,8 +316,11 @@ impl Hasher for Sha256Hasher {
     }
 }
 
-/// Advances the engine's epoch every tick until the engine is dropped.
-fn start_epoch_ticker(engine: &Engine) {
+/// Advances the engine's epoch every `tick` until the engine is dropped, on
+/// an OS thread of its own so that busy async workers cannot hold it up. A
+/// machine under load may still wake it late; the deadline does not rest on
+/// it alone (see `call.rs`).
+fn start_epoch_ticker(engine: &Engine, tick: Duration) {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("statusport-epoch".into())
@@ -320,7 +328,7 @@ fn start_epoch_ticker(engine: &Engine) {
             while let Some(engine) = weak.upgrade() {
                 engine.increment_epoch();
                 drop(engine);
-                std::thread::sleep(EPOCH_TICK);
+                std::thread::sleep(tick);
             }
         })
         .expect("the epoch thread starts");

@@ -106,6 +106,25 @@ impl Client {
         })
     }
 
+    /// The base URL requests go below.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// Whether what is sent to the base URL is out of reach of the network
+    /// between: it goes over `https://`, or stays on this machine (`http://`
+    /// to 127.0.0.0/8, `localhost` or `[::1]`). A plugin that sends
+    /// credentials refuses a base URL that is not.
+    pub fn is_private(&self) -> bool {
+        self.base.scheme() == "https"
+            || match self.base.host() {
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    }
+
     /// Sends HTTP Basic credentials with every request.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -434,6 +453,29 @@ mod tests {
             Client::new("mailto:someone@example.com"),
             Err(AdapterError::Config(_))
         ));
+    }
+
+    #[test]
+    fn https_and_loopback_http_are_private_other_http_is_not() {
+        for url in [
+            "https://shop.example.com",
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://localhost:3000/shop",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+        ] {
+            assert!(Client::new(url).unwrap().is_private(), "{url}");
+        }
+        for url in [
+            "http://shop.example.com",
+            "http://192.168.1.10",
+            "http://[2001:db8::1]",
+            "http://localhost.example.com",
+            "http://128.0.0.1",
+        ] {
+            assert!(!Client::new(url).unwrap().is_private(), "{url}");
+        }
     }
 
     #[test]

@@ -51,7 +51,22 @@ const SHIPMENT_TRACKING: &str = "shipment-tracking";
 fn client() -> Result<Client, AdapterError> {
     let key = host::require_config(CONSUMER_KEY)?;
     let secret = host::require_config(CONSUMER_SECRET)?;
-    Ok(Client::from_channel()?.basic_auth(&key, &secret))
+    let client = Client::from_channel()?;
+    // Basic auth carries the keys readable in every request: over plain
+    // HTTP anyone on the way could take them and run the shop's API.
+    if !client.is_private() {
+        let base = client.base_url();
+        let mut https = base.clone();
+        https
+            .set_scheme("https")
+            .expect("http and https are both special schemes");
+        return Err(AdapterError::Config(format!(
+            "base URL \"{base}\" is plain HTTP to another machine: the consumer key and secret would \
+             cross the network readable by anyone on the way, so nothing was sent; use https:// \
+             (\"{https}\"); plain http:// is accepted only on this machine (127.0.0.0/8, localhost, [::1])"
+        )));
+    }
+    Ok(client.basic_auth(&key, &secret))
 }
 
 fn order_path(order_id: &str) -> String {

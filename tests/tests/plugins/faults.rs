@@ -100,12 +100,19 @@ async fn every_fault_fails_alone_while_a_healthy_plugin_keeps_answering() {
             .contains("deliberate failure in push-status")
     );
 
+    // Stopped by an epoch tick, at a fuel slice or, when both came late,
+    // by its fuel after the deadline: a deadline each time.
     assert_eq!(
         trap_of(&reports[1]),
         (
             TrapKind::Deadline,
             "plugin fault-spin 1.0.0: deadline exceeded: push-status ran longer than 1s and was stopped".into()
         )
+    );
+    assert!(
+        reports[1].elapsed >= Duration::from_secs(1),
+        "{:?}",
+        reports[1].elapsed
     );
 
     let (kind, message) = trap_of(&reports[2]);
@@ -209,6 +216,61 @@ async fn a_busy_plugin_runs_out_of_fuel_before_its_deadline() {
         )
     );
     assert!(report.elapsed < Duration::from_secs(30));
+}
+
+/// An epoch ticker that never ticks during the test: a machine so loaded
+/// that the ticker thread does not run.
+fn starved_ticker(limits: Limits) -> Limits {
+    Limits {
+        epoch_tick: Duration::from_secs(3600),
+        ..limits
+    }
+}
+
+#[tokio::test]
+async fn a_busy_plugin_is_stopped_at_its_deadline_when_the_epoch_ticker_is_starved() {
+    let limits = starved_ticker(limits());
+    let rt = runtime(limits.clone(), None);
+    let plugin = load(&rt, &fault_path("spin")).await;
+    let report = push(&rt, &plugin, &channel("http://127.0.0.1:9", &[])).await;
+    assert_eq!(
+        trap_of(&report),
+        (
+            TrapKind::Deadline,
+            "plugin fault-spin 1.0.0: deadline exceeded: push-status ran longer than 1s and was stopped".into()
+        )
+    );
+    assert!(report.elapsed >= limits.deadline, "{:?}", report.elapsed);
+    // Stopped by the clock, read at every fuel slice, not by its fuel.
+    assert!(
+        report.fuel_used < limits.fuel,
+        "used {} of {} fuel",
+        report.fuel_used,
+        limits.fuel
+    );
+}
+
+#[tokio::test]
+async fn fuel_that_runs_out_after_the_deadline_is_a_deadline() {
+    // The deadline has passed before the plugin starts, and its fuel ends
+    // within one slice, so nothing looks at the clock before the fuel is
+    // gone: only the classification can name the deadline.
+    let limits = starved_ticker(Limits {
+        deadline: Duration::ZERO,
+        fuel: 5_000_000,
+        ..Limits::default()
+    });
+    let rt = runtime(limits.clone(), None);
+    let plugin = load(&rt, &fault_path("spin")).await;
+    let report = push(&rt, &plugin, &channel("http://127.0.0.1:9", &[])).await;
+    assert_eq!(report.fuel_used, limits.fuel, "the fuel ran out");
+    assert_eq!(
+        trap_of(&report),
+        (
+            TrapKind::Deadline,
+            "plugin fault-spin 1.0.0: deadline exceeded: push-status ran longer than 0ns and was stopped".into()
+        )
+    );
 }
 
 #[tokio::test]

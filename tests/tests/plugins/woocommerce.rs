@@ -264,3 +264,72 @@ async fn a_missing_secret_is_a_config_error_naming_the_field() {
     );
     assert!(shop.received().is_empty());
 }
+
+#[tokio::test]
+async fn the_keys_never_go_over_plain_http_to_another_machine() {
+    let rt = runtime(test_limits(), None);
+    let plugin = load(&rt, &plugin_path("woocommerce")).await;
+    let ctx = channel("http://shop.example.com", &credentials());
+    let pushed = rt
+        .push_status(
+            &plugin.callee(),
+            &ctx,
+            "7",
+            Dimension::Order,
+            "pending",
+            "processing",
+            "k",
+        )
+        .await;
+    let uploaded = rt
+        .upload_shipment(&plugin.callee(), &ctx, &shipment("dhl", &["00340434"]), "k")
+        .await;
+    for report in [
+        (pushed.result.map(|_| ()), pushed.sent, pushed.denied),
+        (uploaded.result.map(|_| ()), uploaded.sent, uploaded.denied),
+    ] {
+        let (result, sent, denied) = report;
+        match result {
+            Err(CallError::Platform(PlatformError::Config { message })) => assert_eq!(
+                message,
+                "base URL \"http://shop.example.com/\" is plain HTTP to another machine: the consumer key and secret would \
+                 cross the network readable by anyone on the way, so nothing was sent; use https:// \
+                 (\"https://shop.example.com/\"); plain http:// is accepted only on this machine (127.0.0.0/8, localhost, [::1])"
+            ),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+        assert!(sent.is_empty(), "no request left: {sent:?}");
+        assert!(denied.is_empty(), "{denied:?}");
+    }
+}
+
+#[tokio::test]
+async fn plain_http_on_this_machine_carries_the_keys() {
+    let rt = runtime(test_limits(), None);
+    let plugin = load(&rt, &plugin_path("woocommerce")).await;
+    let shop = shop().await;
+    let port = url::Url::parse(&shop.url).unwrap().port().unwrap();
+    for base in [shop.url.clone(), format!("http://localhost:{port}")] {
+        let ctx = channel(&base, &credentials());
+        let report = rt
+            .push_status(
+                &plugin.callee(),
+                &ctx,
+                "7",
+                Dimension::Order,
+                "pending",
+                "processing",
+                "k",
+            )
+            .await;
+        report.result.expect("a loopback shop is reached over http");
+        assert_eq!(report.sent.len(), 1, "{base}");
+    }
+    let received = shop.received();
+    assert_eq!(received.len(), 2);
+    assert!(
+        received
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some(AUTH))
+    );
+}
