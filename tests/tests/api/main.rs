@@ -5,6 +5,7 @@
 mod access;
 mod cli;
 mod config;
+mod fuzz;
 mod openapi;
 mod ops;
 mod orders;
