@@ -100,12 +100,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
-        (
-            self.status,
-            [(header::CONTENT_TYPE, PROBLEM_JSON)],
-            body,
-        )
-            .into_response()
+        (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
     }
 }
 
@@ -134,9 +129,10 @@ pub async fn as_problem(req: Request, next: Next) -> Response {
             "payload-too-large",
             "the body is larger than the host takes (api.max_body_bytes)",
         ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported-media-type", "the body is of a type the route does not take")
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported-media-type",
+            "the body is of a type the route does not take",
+        ),
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => (
             "timeout",
             "the request took longer than api.request_timeout_secs; try again",
@@ -144,8 +140,13 @@ pub async fn as_problem(req: Request, next: Next) -> Response {
         s if s.is_server_error() => ("internal", "the host failed"),
         _ => ("refused", "the request was refused"),
     };
-    let detail = if text.is_empty() { fallback.to_owned() } else { text };
-    let body = serde_json::to_vec(&ApiError::new(status, slug, detail).problem()).unwrap_or_default();
+    let detail = if text.is_empty() {
+        fallback.to_owned()
+    } else {
+        text
+    };
+    let body =
+        serde_json::to_vec(&ApiError::new(status, slug, detail).problem()).unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts
         .headers

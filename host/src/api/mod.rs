@@ -275,9 +275,9 @@ impl Modify for Problems {
             {
                 let params = op.parameters.as_deref().unwrap_or_default();
                 let has = |place: ParameterIn| {
-                    params
-                        .iter()
-                        .any(|p| std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place))
+                    params.iter().any(|p| {
+                        std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place)
+                    })
                 };
                 let mut shared: Vec<(&str, &str)> = Vec::new();
                 if api {

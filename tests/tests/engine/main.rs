@@ -3,6 +3,7 @@
 
 mod bulk;
 mod crash;
+mod parsers;
 mod properties;
 mod refusals;
 mod store;
