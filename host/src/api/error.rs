@@ -106,10 +106,19 @@ impl IntoResponse for ApiError {
 
 /// Turns a refusal that axum or a layer wrote itself (a path parameter
 /// that does not parse, a body that is not text, a timeout) into a problem
-/// like every other, keeping its status and text.
+/// like every other, keeping its status and text; closes the connection
+/// after a body too large to read.
 pub async fn as_problem(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read: the connection ends here,
+        // and says so, so that a client does not send its next request
+        // on a connection the host is closing.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let problem = response
         .headers()
         .get(header::CONTENT_TYPE)

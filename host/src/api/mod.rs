@@ -274,11 +274,12 @@ impl Modify for Problems {
             .flatten()
             {
                 let params = op.parameters.as_deref().unwrap_or_default();
-                let has = |place: ParameterIn| {
-                    params.iter().any(|p| {
-                        std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&place)
-                    })
-                };
+                let query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let path_id = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path));
                 let mut shared: Vec<(&str, &str)> = Vec::new();
                 if api {
                     shared.push(("401", "no token, or one that is not valid"));
@@ -290,10 +291,10 @@ impl Modify for Problems {
                     shared.push(("415", "the body is not of the documented content type"));
                     shared.push(("422", "the body does not fit"));
                 }
-                if has(ParameterIn::Query) {
+                if query {
                     shared.push(("422", "a query parameter does not fit"));
                 }
-                if has(ParameterIn::Path) {
+                if path_id {
                     shared.push(("400", "a path parameter does not parse"));
                     shared.push(("404", "nothing has that id"));
                 }

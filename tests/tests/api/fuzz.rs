@@ -264,3 +264,26 @@ async fn refusals_axum_writes_itself_are_problems_the_document_lists() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_too_large_closes_its_connection_and_the_next_request_is_answered() {
+    let api = Api::start().await;
+    let mut order = crate::new_order("gen", "g-1");
+    order["customer"] = json!("x".repeat(2 * 1024 * 1024));
+    for _ in 0..5 {
+        let response = api
+            .http
+            .post(format!("{}/api/orders", api.url))
+            .bearer_auth(&api.admin)
+            .json(&order)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(response.headers()["connection"], "close");
+        // The same client (and its pool) goes on.
+        let (status, body) = api.get("/api/orders/999999", &api.admin).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    api.stop().await;
+}
