@@ -125,6 +125,8 @@ async fn schemathesis(api: &Api, filter: [&str; 2]) -> Ran {
         .args(["--generation-with-security-parameters", "false"])
         .args(filter)
         .arg("--no-color")
+        // Its cache of crashes goes to the test's directory, not the tree.
+        .current_dir(dir)
         .env("SCHEMATHESIS_HOOKS", "statusport_hooks")
         .env("PYTHONPATH", dir)
         .env("SCHEMATHESIS_TELEMETRY", "false")
