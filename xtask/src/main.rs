@@ -153,6 +153,7 @@ const PYTHON_TOOLS: &[(&str, &str, &str)] = &[
         "openapi-spec-validator",
         "the OpenAPI document check",
     ),
+    ("schemathesis", "schemathesis>=4,<5", "the API fuzz run"),
 ];
 
 /// Installs the Python tools the tests use when they are missing.

@@ -2,7 +2,8 @@
 //! extractor that turns every bad body into one.
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,9 @@ use crate::auth::AuthError;
 use crate::engine::EngineError;
 use crate::outbox::OutboxError;
 use crate::store::StoreError;
+
+/// The content type of every error the API answers.
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A problem: `type` is stable and names the kind of refusal; `detail`
 /// says what was wrong and what is allowed; `field` names the part of the
@@ -96,13 +100,67 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response()
+        (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
     }
+}
+
+/// Turns a refusal that axum or a layer wrote itself (a path parameter
+/// that does not parse, a body that is not text, a timeout) into a problem
+/// like every other, keeping its status and text; closes the connection
+/// after a body too large to read.
+pub async fn as_problem(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read: the connection ends here,
+        // and says so, so that a client does not send its next request
+        // on a connection the host is closing.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    let problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == PROBLEM_JSON);
+    if problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let (slug, fallback) = match status {
+        StatusCode::BAD_REQUEST => ("malformed", "the request does not parse"),
+        StatusCode::NOT_FOUND => ("not-found", "no such route"),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "the body is larger than the host takes (api.max_body_bytes)",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported-media-type",
+            "the body is of a type the route does not take",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request took longer than api.request_timeout_secs; try again",
+        ),
+        s if s.is_server_error() => ("internal", "the host failed"),
+        _ => ("refused", "the request was refused"),
+    };
+    let detail = if text.is_empty() {
+        fallback.to_owned()
+    } else {
+        text
+    };
+    let body =
+        serde_json::to_vec(&ApiError::new(status, slug, detail).problem()).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 impl From<EngineError> for ApiError {
@@ -253,8 +311,16 @@ where
     }
 }
 
-/// Parses a JSON body, naming the field a problem is in.
+/// Parses a JSON body, naming the field a problem is in. Every body is an
+/// object: serde would also fill a struct from an array of its fields in
+/// order (`[null, null]`), which the document does not allow.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii_start().starts_with(b"[") {
+        return Err(ApiError::invalid(
+            "body",
+            "body: must be a JSON object ({…}), not an array",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {

@@ -33,7 +33,7 @@ use crate::domain::order::{Actor, ChannelId, Order};
 use crate::engine::Engine;
 use crate::plugins::registry::Registry;
 use crate::store::Store;
-pub use error::{ApiError, Body, Problem};
+pub use error::{ApiError, Body, PROBLEM_JSON, Problem};
 
 /// What every handler shares.
 pub struct AppState {
@@ -232,28 +232,37 @@ async fn count(req: Request, next: Next) -> Response {
 
 struct BearerAuth;
 
-/// Every route under `/api/` but the document answers 401 without a valid
-/// token: said once here rather than on each route.
-struct Unauthorized;
+/// The refusals every route shares, said once here rather than on each
+/// route: every error is `application/problem+json`; every route under
+/// `/api/` but the document answers 401 without a valid token and 403 to a
+/// role that may not; a route with a body refuses a body that is not JSON
+/// (415), too large (413), malformed (400) or that does not fit (422); a
+/// route with query parameters refuses ones that do not fit (422); a route
+/// with an id in its path refuses one that does not parse (400) and
+/// answers 404 when nothing has it.
+struct Problems;
 
-impl Modify for Unauthorized {
+impl Modify for Problems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
-        let response = ResponseBuilder::new()
-            .description("no token, or one that is not valid")
-            .content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                        "Problem",
-                    ))))
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        PROBLEM_JSON,
+                        ContentBuilder::new()
+                            .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                                "Problem",
+                            ))))
+                            .build(),
+                    )
                     .build(),
             )
-            .build();
+        };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/") || path == "/api/openapi.json" {
-                continue;
-            }
+            let api = path.starts_with("/api/") && path != "/api/openapi.json";
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -264,10 +273,49 @@ impl Modify for Unauthorized {
             .into_iter()
             .flatten()
             {
-                op.responses
-                    .responses
-                    .entry("401".into())
-                    .or_insert_with(|| RefOr::T(response.clone()));
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let path_id = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+                let mut shared: Vec<(&str, &str)> = Vec::new();
+                if api {
+                    shared.push(("401", "no token, or one that is not valid"));
+                    shared.push(("403", "the token's role may not do this"));
+                }
+                if op.request_body.is_some() {
+                    shared.push(("400", "the body is malformed"));
+                    shared.push(("413", "the body is larger than api.max_body_bytes"));
+                    shared.push(("415", "the body is not of the documented content type"));
+                    shared.push(("422", "the body does not fit"));
+                }
+                if query {
+                    shared.push(("422", "a query parameter does not fit"));
+                }
+                if path_id {
+                    shared.push(("400", "a path parameter does not parse"));
+                    shared.push(("404", "nothing has that id"));
+                }
+                for (status, description) in shared {
+                    op.responses
+                        .responses
+                        .entry(status.into())
+                        .or_insert_with(|| problem(description));
+                }
+                // Handlers declare their problems with `body = Problem`,
+                // which utoipa files under application/json.
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if !status.starts_with(['4', '5']) {
+                        continue;
+                    }
+                    if let RefOr::T(response) = response
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(PROBLEM_JSON.into(), content);
+                    }
+                }
             }
         }
     }
@@ -327,7 +375,7 @@ pub fn router(state: State) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let mut doc = doc;
     doc.merge(host_doc);
-    Unauthorized.modify(&mut doc);
+    Problems.modify(&mut doc);
     let document = Arc::new(doc.clone());
     let router = Router::new()
         .merge(api)
@@ -349,6 +397,7 @@ pub fn router(state: State) -> (Router, utoipa::openapi::OpenApi) {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        .layer(middleware::from_fn(error::as_problem))
         .with_state(state);
     (router, doc)
 }

@@ -83,6 +83,11 @@ pub struct RenderedEmail {
     pub html: Option<String>,
 }
 
+/// Instructions one rendering may run: far more than a mail over an order
+/// of a thousand lines takes, and a loop that would never end (or fill the
+/// memory) stops with an error instead.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+
 /// Every template, compiled: what jobs render with.
 pub struct Templates {
     env: Environment<'static>,
@@ -96,6 +101,7 @@ impl Templates {
         let mut env = Environment::new();
         // A misspelt variable is an error, not an empty string in a mail.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         let mut problems = Vec::new();
         let mut kinds = BTreeMap::new();
         for template in templates {
@@ -176,10 +182,15 @@ fn wrong_kind(name: &str, found: Option<TemplateKind>, wanted: TemplateKind) -> 
 /// minijinja's error with the line it points at and, where it knows it,
 /// the expression at fault (`undefined value at \`order.nubmer\``).
 fn describe(e: &minijinja::Error) -> String {
-    let detail = e
-        .detail()
-        .map(str::to_owned)
-        .unwrap_or_else(|| e.kind().to_string());
+    let detail = match e.kind() {
+        minijinja::ErrorKind::OutOfFuel => format!(
+            "the template ran more than {TEMPLATE_FUEL} steps without finishing; loop over the order's lines, not over large ranges"
+        ),
+        _ => e
+            .detail()
+            .map(str::to_owned)
+            .unwrap_or_else(|| e.kind().to_string()),
+    };
     let at = match (e.template_source(), e.range()) {
         (Some(source), Some(range)) => source
             .get(range)

@@ -5,7 +5,11 @@
 mod access;
 mod cli;
 mod config;
+<<<<<<< HEAD
 mod numbering;
+=======
+mod fuzz;
+>>>>>>> h-fuzz
 mod openapi;
 mod ops;
 mod orders;

@@ -4,6 +4,7 @@
 mod bulk;
 mod conditions;
 mod crash;
+mod parsers;
 mod properties;
 mod refusals;
 mod safety;
