@@ -5,11 +5,8 @@
 mod access;
 mod cli;
 mod config;
-<<<<<<< HEAD
-mod numbering;
-=======
 mod fuzz;
->>>>>>> h-fuzz
+mod numbering;
 mod openapi;
 mod ops;
 mod orders;
