@@ -699,6 +699,7 @@ fn a_rule_file_from_any_text_is_rules_or_an_error() {
                     let scope = RuleScope {
                         channels: vec![],
                         platform: Some(&platform),
+                        platform_channels: vec![],
                         templates: &templates,
                     };
                     let _ = rule.validate(&scope);
@@ -733,6 +734,7 @@ fn a_cel_expression_evaluates_or_is_refused() {
     let scope = RuleScope {
         channels: vec![],
         platform: Some(&platform),
+        platform_channels: vec![],
         templates: &templates,
     };
     assert_eq!(rule.validate(&scope), Ok(()));
@@ -744,6 +746,7 @@ fn a_cel_expression_evaluates_or_is_refused() {
             let scope = RuleScope {
                 channels: vec![],
                 platform: Some(&platform),
+                platform_channels: vec![],
                 templates: &templates,
             };
             let valid = rule.validate(&scope).is_ok();
@@ -826,6 +829,7 @@ fn an_event_that_parses_is_applied_or_refused() {
                 order: orders[usize::from(!first)],
                 actor: Actor::User("fuzz".into()),
                 kind: request.event,
+                occurred_at: request.occurred_at,
             };
             reached.count(tokio.block_on(f.engine.apply(event)).is_ok());
             Ok(())
