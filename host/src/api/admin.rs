@@ -618,8 +618,14 @@ async fn webhook_deliveries(
 /// The numbering with the last number each sequence drew.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct NumberingView {
-    #[serde(flatten)]
-    pub numbering: Numbering,
+    /// The first order number.
+    pub order_start: u64,
+    /// Written before every order number.
+    pub order_prefix: String,
+    /// The first invoice number.
+    pub invoice_start: u64,
+    /// Written before every invoice number.
+    pub invoice_prefix: String,
     /// The last order number drawn (without its prefix); `null` before the
     /// first order. A new `order_start` must be above it.
     pub last_order_number: Option<u64>,
@@ -640,8 +646,12 @@ pub struct NumberingChange {
 }
 
 fn numbering_view(state: &State) -> Result<NumberingView, ApiError> {
+    let numbering = state.store.numbering()?;
     Ok(NumberingView {
-        numbering: state.store.numbering()?,
+        order_start: numbering.order_start,
+        order_prefix: numbering.order_prefix,
+        invoice_start: numbering.invoice_start,
+        invoice_prefix: numbering.invoice_prefix,
         last_order_number: state.store.last_drawn(Sequence::Order)?,
         last_invoice_number: state.store.last_drawn(Sequence::Invoice)?,
     })

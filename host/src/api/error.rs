@@ -179,6 +179,7 @@ impl From<EngineError> for ApiError {
             | EngineError::NothingToRollBack(_)
             | EngineError::Conflict { .. }
             | EngineError::EventReused { .. }
+            | EngineError::ReceiptReused { .. }
             | EngineError::InUse(_) => ApiError::conflict(detail),
             EngineError::InvalidRule { .. } => ApiError::invalid("rule", detail),
             EngineError::InvalidTemplate { .. } => ApiError::invalid("template", detail),

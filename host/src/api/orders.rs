@@ -615,7 +615,7 @@ macro_rules! action_route {
         #[utoipa::path(post, path = $path, tag = "orders",
             params(("id" = u64, Path, description = "The order's id")),
             request_body(content = Option<ActionRequest>),
-            responses((status = 200, body = Outcome), (status = 403, body = super::Problem),
+            responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 403, body = super::Problem),
                 (status = 404, body = super::Problem), (status = 422, body = super::Problem)))]
         async fn $name(
             AxumState(state): AxumState<State>,
@@ -669,7 +669,7 @@ pub struct AssignRequest {
 /// Assign an order to an operator.
 #[utoipa::path(post, path = "/api/orders/{id}/assign", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = AssignRequest,
-    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn assign(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -699,7 +699,7 @@ pub struct CustomerRequest {
 /// Move an order to another customer.
 #[utoipa::path(post, path = "/api/orders/{id}/customer", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = CustomerRequest,
-    responses((status = 200, body = Outcome), (status = 422, body = super::Problem,
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem,
         description = "The customer has no record")))]
 async fn move_customer(
     AxumState(state): AxumState<State>,
@@ -751,7 +751,7 @@ pub struct PaymentRequest {
 /// as matched, and the rules run as if the callback had come.
 #[utoipa::path(post, path = "/api/orders/{id}/complete-payment", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = PaymentRequest,
-    responses((status = 200, body = Outcome), (status = 403, body = super::Problem)))]
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 403, body = super::Problem)))]
 async fn complete_payment(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -822,7 +822,7 @@ pub struct ShipmentRequest {
 /// Add a shipment with its packages and tracking numbers.
 #[utoipa::path(post, path = "/api/orders/{id}/shipments", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = ShipmentRequest,
-    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn add_shipment(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -842,7 +842,7 @@ async fn add_shipment(
 #[utoipa::path(post, path = "/api/orders/{id}/shipments/{shipment}/done", tag = "orders",
     params(("id" = u64, Path, description = "The order's id"),
         ("shipment" = String, Path, description = "The shipment's id")),
-    responses((status = 200, body = Outcome), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn shipment_done(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -1352,6 +1352,7 @@ pub struct GoodsBooked {
     params(("article" = String, Path, description = "The article number")),
     request_body = GoodsReceipt,
     responses((status = 200, body = GoodsBooked), (status = 403, body = super::Problem),
+        (status = 409, body = super::Problem),
         (status = 422, body = super::Problem)))]
 async fn goods_received(
     AxumState(state): AxumState<State>,

@@ -126,6 +126,15 @@ pub enum EngineError {
         at: Timestamp,
         earlier: String,
     },
+    #[error(
+        "goods receipt {id} was booked at {at} for {quantity} × {article}; a receipt id names one receipt: give another receipt another id"
+    )]
+    ReceiptReused {
+        id: String,
+        at: Timestamp,
+        quantity: i64,
+        article: String,
+    },
     /// A record others depend on (a channel holding orders).
     #[error("{0}")]
     InUse(String),
@@ -1009,12 +1018,11 @@ impl Engine {
             && !booked.article.is_empty()
             && (booked.article != article || booked.quantity != quantity)
         {
-            return Err(EngineError::Conflict {
-                order: OrderId(0),
-                message: format!(
-                    "goods receipt {receipt_id} was booked at {} for {} × {}; a receipt id names one receipt: give another receipt another id",
-                    booked.at, booked.quantity, booked.article
-                ),
+            return Err(EngineError::ReceiptReused {
+                id: booked.id,
+                at: booked.at,
+                quantity: booked.quantity,
+                article: booked.article,
             });
         }
         self.store.flush().await?;
