@@ -279,14 +279,31 @@ fn u64_of(bytes: &[u8]) -> u64 {
 
 impl Store {
     /// Opens (or creates) the store in `dir`, migrating an older layout.
+    ///
+    /// sled lets go of a closed store's lock from a background thread, a
+    /// moment after the last handle is dropped: a host started again at
+    /// once (a restart in the same process, a supervisor that restarts
+    /// quickly) waits up to two seconds for it before giving up.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .open()
-            .map_err(|e| StoreError::Open {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
+        let waited_since = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new().path(dir).open() {
+                Ok(db) => break db,
+                // sled reports the lock as an `Other` I/O error in words.
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && waited_since.elapsed() < std::time::Duration::from_secs(2) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(StoreError::Open {
+                        path: dir.display().to_string(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        };
         Store::init(db)
     }
 
