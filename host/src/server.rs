@@ -255,6 +255,9 @@ async fn tick_loop(engine: Arc<Engine>, every: Duration, mut stopped: watch::Rec
                 if tick.applied > 0 {
                     tracing::info!("timer rules changed {} orders", tick.applied);
                 }
+                if tick.woken > 0 {
+                    tracing::info!("woke the orders of {} goods receipts", tick.woken);
+                }
                 if !tick.failed.is_empty() {
                     tracing::warn!(
                         "timer rules: {} orders failed and are tried again on the next tick",

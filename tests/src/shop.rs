@@ -90,3 +90,33 @@ when = { tracked_shipment_done = true }
 to = "order:completed"
 then = { upload_shipments = true, push_status = true, email = "shipped" }
 "#;
+
+/// Goods received wake a received order of the generic plugin into
+/// processing.
+pub const IN_STOCK_RULE: &str = r#"
+[[rule]]
+id = "in-stock"
+platform = "generic"
+on = ["goods_received"]
+from = ["order:received"]
+to = "order:processing"
+"#;
+
+/// Rules that loop for generic orders over 50 EUR only: their timer event
+/// fails, the others' does not.
+pub const LOOP_FOR_LARGE_ORDERS: &str = r#"
+[[rule]]
+id = "remind"
+platform = "generic"
+on = ["time_passed", "status_changed"]
+from = ["order:received"]
+to = "order:payment_waiting"
+
+[[rule]]
+id = "back"
+platform = "generic"
+on = ["status_changed"]
+from = ["order:payment_waiting"]
+when = { total = "> 50.00 EUR" }
+to = "order:received"
+"#;

@@ -242,14 +242,20 @@ impl OrderQuery {
 
     /// Holds a connector to its channel.
     pub fn scope(&mut self, caller: &Caller) -> Result<(), ApiError> {
-        if let Some(own) = caller.own_channel() {
-            match &self.channel {
-                Some(asked) => caller.channel(asked)?,
-                None => self.channel = Some(own.to_owned()),
-            }
-        }
-        Ok(())
+        scope_channel(caller, &mut self.channel)
     }
+}
+
+/// Holds a connector to its channel: the channel a query asks for must be
+/// its own, and a query that names none gets it.
+fn scope_channel(caller: &Caller, channel: &mut Option<String>) -> Result<(), ApiError> {
+    if let Some(own) = caller.own_channel() {
+        match channel {
+            Some(asked) => caller.channel(asked)?,
+            None => *channel = Some(own.to_owned()),
+        }
+    }
+    Ok(())
 }
 
 /// One page of orders, newest first.
@@ -946,12 +952,7 @@ async fn list_customers(
         caller.reader("list customers")?;
     }
     let Query(mut query) = query.map_err(query_error)?;
-    if let Some(own) = caller.own_channel() {
-        match &query.channel {
-            Some(asked) => caller.channel(asked)?,
-            None => query.channel = Some(own.to_owned()),
-        }
-    }
+    scope_channel(&caller, &mut query.channel)?;
     let limit = page_size(&state, query.limit)?;
     // The cursor is the last customer's channel and id: `channel/id`.
     let after = match query.cursor.as_deref() {

@@ -1071,8 +1071,9 @@ impl Engine {
                 touched.push(id);
             }
         }
+        // Not flushed on its own: a note that outlives a crash wakes
+        // nobody twice (each order has the receipt's event already).
         self.store.finish_wake(&receipt.id)?;
-        self.store.flush().await?;
         Ok(touched)
     }
 

@@ -10,25 +10,6 @@ use serde_json::json;
 
 use crate::{Api, new_order, problem};
 
-/// Rules that loop for orders over 50 EUR only: the timer's event fails
-/// for those, and must not stop it for the others.
-const LOOP_FOR_LARGE_ORDERS: &str = r#"
-[[rule]]
-id = "remind"
-platform = "generic"
-on = ["time_passed", "status_changed"]
-from = ["order:received"]
-to = "order:payment_waiting"
-
-[[rule]]
-id = "back"
-platform = "generic"
-on = ["status_changed"]
-from = ["order:payment_waiting"]
-when = { total = "> 50.00 EUR" }
-to = "order:received"
-"#;
-
 fn failures(metrics: &str) -> f64 {
     metrics
         .lines()
@@ -42,7 +23,8 @@ fn failures(metrics: &str) -> f64 {
 async fn the_served_timer_goes_on_past_an_order_whose_event_fails_and_retries_it() {
     let api = Api::start_with(|c| c.engine.tick_secs = 1).await;
     assert_eq!(
-        api.import_rules(LOOP_FOR_LARGE_ORDERS).await,
+        api.import_rules(statusport_tests::shop::LOOP_FOR_LARGE_ORDERS)
+            .await,
         StatusCode::OK
     );
     // The large order first: the timer meets it before the small one.

@@ -459,16 +459,7 @@ async fn a_status_set_by_hand_is_pushed_unless_the_channel_says_not() {
 async fn goods_received_wakes_each_order_once_from_the_receipt_record() {
     let f = Fixture::with_channels();
     f.engine
-        .import_rules(
-            r#"
-[[rule]]
-id = "in-stock"
-platform = "generic"
-on = ["goods_received"]
-from = ["order:received"]
-to = "order:processing"
-"#,
-        )
+        .import_rules(statusport_tests::shop::IN_STOCK_RULE)
         .unwrap();
     let a = f.order("shop", "G-1", "card").await;
     let b = f.order("shop", "G-2", "card").await;
@@ -522,24 +513,7 @@ async fn one_failing_order_does_not_stop_the_timer_for_the_others() {
     let f = Fixture::with_channels();
     // A loop for orders over 50 EUR only: their time_passed event fails.
     f.engine
-        .import_rules(
-            r#"
-[[rule]]
-id = "remind"
-platform = "generic"
-on = ["time_passed", "status_changed"]
-from = ["order:received"]
-to = "order:payment_waiting"
-
-[[rule]]
-id = "back"
-platform = "generic"
-on = ["status_changed"]
-from = ["order:payment_waiting"]
-when = { total = "> 50.00 EUR" }
-to = "order:received"
-"#,
-        )
+        .import_rules(statusport_tests::shop::LOOP_FOR_LARGE_ORDERS)
         .unwrap();
     let bad = f.order("shop", "T-1", "card").await;
     let mut small = super::new_order("shop", "T-2", "card");
