@@ -14,12 +14,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use statusport::domain::event::{Event, EventKind};
-use statusport::domain::order::{Actor, Channel, OrderId};
-use statusport::domain::platform::Dimension;
-use statusport::engine::bulk::{BulkAction, BulkSpec, OrderFilter};
-use statusport::engine::{Engine, NewOrder, rulesets};
-use statusport::store::Store;
+use statusport_core::domain::event::{Event, EventKind};
+use statusport_core::domain::order::{Actor, Channel, OrderId};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::bulk::{BulkAction, BulkSpec, OrderFilter};
+use statusport_core::engine::{Engine, NewOrder, rulesets};
+use statusport_core::store::Store;
 use statusport_tests::bundled_platforms;
 
 /// The allocator the `statusport` binary uses.

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statusport::domain::event::Event;
-use statusport::domain::job::JobOutcome;
-use statusport::domain::order::{Actor, Customer, OrderId};
-use statusport::engine::Engine;
 use statusport::notify::webhook::WebhookSender;
 use statusport::outbox::{Outbox, OutboxConfig, Services};
-use statusport::plugins::registry::Registry;
-use statusport::store::Store;
+use statusport_core::domain::event::Event;
+use statusport_core::domain::job::JobOutcome;
+use statusport_core::domain::order::{Actor, Customer, OrderId};
+use statusport_core::engine::Engine;
+use statusport_core::store::Store;
+use statusport_runtime::registry::Registry;
 use statusport_tests::fake::serve;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::shop::{dhl_shipment, teapot_order, woo_channel};
@@ -189,7 +189,7 @@ async fn ship(engine: &Engine, order: OrderId, i: usize) -> u64 {
         .await
         .unwrap();
     match outcome {
-        statusport::engine::Outcome::Applied { jobs, .. } => jobs[0].id,
+        statusport_core::engine::Outcome::Applied { jobs, .. } => jobs[0].id,
         other => panic!("{other:?}"),
     }
 }

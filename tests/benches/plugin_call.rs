@@ -12,7 +12,7 @@ use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use statusport::domain::platform::{Dimension, RawPlatformInfo, StatusDef, validate};
+use statusport_core::domain::platform::{Dimension, RawPlatformInfo, StatusDef, validate};
 use statusport_tests::fake::serve;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::{channel, load, plugin_path, runtime, test_limits};

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use statusport::plugins::call::CallContext;
-use statusport::plugins::registry::{self, LoadedPlugin};
-use statusport::plugins::{ChannelContext, Limits, MemoryState, Runtime};
+use statusport_runtime::call::CallContext;
+use statusport_runtime::registry::{self, LoadedPlugin};
+use statusport_runtime::{ChannelContext, Limits, MemoryState, Runtime};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -122,9 +122,9 @@ pub fn channel(base_url: &str, config: &[(&str, &str)]) -> CallContext {
 /// The platforms of the three bundled plugins, described once per test
 /// binary through the real runtime.
 pub fn bundled_platforms()
--> Arc<std::collections::BTreeMap<String, Arc<statusport::domain::platform::Platform>>> {
+-> Arc<std::collections::BTreeMap<String, Arc<statusport_core::domain::platform::Platform>>> {
     static PLATFORMS: std::sync::OnceLock<
-        Arc<std::collections::BTreeMap<String, Arc<statusport::domain::platform::Platform>>>,
+        Arc<std::collections::BTreeMap<String, Arc<statusport_core::domain::platform::Platform>>>,
     > = std::sync::OnceLock::new();
     PLATFORMS
         .get_or_init(|| {

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use statusport::domain::event::EventKind;
-use statusport::domain::order::{Channel, Line};
-use statusport::domain::shipment::Package;
-use statusport::engine::NewOrder;
+use statusport_core::domain::event::EventKind;
+use statusport_core::domain::order::{Channel, Line};
+use statusport_core::domain::shipment::Package;
+use statusport_core::engine::NewOrder;
 
 /// A channel `id` spoken to through `plugin`, with `config`.
 pub fn channel(id: &str, plugin: &str, base_url: Option<&str>, config: &[(&str, &str)]) -> Channel {

@@ -15,11 +15,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use statusport::domain::event::{Event, EventKind};
-use statusport::domain::order::{Actor, Channel};
-use statusport::engine::bulk::{BulkAction, BulkSpec, OrderFilter};
-use statusport::engine::{Engine, NewOrder, Outcome, rulesets};
-use statusport::store::Store;
+use statusport_core::domain::event::{Event, EventKind};
+use statusport_core::domain::order::{Actor, Channel};
+use statusport_core::engine::bulk::{BulkAction, BulkSpec, OrderFilter};
+use statusport_core::engine::{Engine, NewOrder, Outcome, rulesets};
+use statusport_core::store::Store;
 use statusport_tests::{load, plugin_path, runtime, test_limits};
 
 #[tokio::main]

@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use statusport::domain::event::Event;
-use statusport::domain::order::{Actor, Customer};
-use statusport::engine::{Engine, rulesets};
 use statusport::notify::mail::{MailConfig, Mailer, Security, SmtpConfig};
 use statusport::notify::webhook::WebhookSender;
 use statusport::outbox::{Outbox, OutboxConfig, Services};
-use statusport::plugins::registry::Registry;
-use statusport::store::Store;
+use statusport_core::domain::event::Event;
+use statusport_core::domain::order::{Actor, Customer};
+use statusport_core::engine::{Engine, rulesets};
+use statusport_core::store::Store;
+use statusport_runtime::registry::Registry;
 use statusport_tests::shop::{SHIP_RULE, dhl_shipment, teapot_order, woo_channel};
 use statusport_tests::{plugin_path, runtime, test_limits};
 

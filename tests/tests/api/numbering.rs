@@ -50,7 +50,7 @@ async fn numbering_is_read_by_readers_and_set_by_admins_never_below_a_number_dra
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["invoice_prefix"], "RE-");
 
-    let (name, card) = statusport::engine::rulesets::SHIPPED[0];
+    let (name, card) = statusport_core::engine::rulesets::SHIPPED[0];
     assert_eq!(name, "card");
     assert_eq!(api.import_rules(card).await, StatusCode::OK);
     let order = api.order("gen", "N-1").await;

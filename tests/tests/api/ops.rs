@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use statusport::domain::platform::Dimension;
+use statusport_core::domain::platform::Dimension;
 
 use crate::{Api, problem};
 

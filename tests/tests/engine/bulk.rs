@@ -1,11 +1,11 @@
 //! Bulk jobs: dry run, run, resume, cancel, refusals.
 
-use statusport::domain::event::{Change, EventKind};
-use statusport::domain::order::{Actor, OrderId};
-use statusport::domain::platform::Dimension;
-use statusport::engine::EngineError;
-use statusport::engine::bulk::{BulkAction, BulkSpec, BulkState, OrderFilter};
-use statusport::store::keys;
+use statusport_core::domain::event::{Change, EventKind};
+use statusport_core::domain::order::{Actor, OrderId};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::EngineError;
+use statusport_core::engine::bulk::{BulkAction, BulkSpec, BulkState, OrderFilter};
+use statusport_core::store::keys;
 
 use super::{Fixture, status};
 
@@ -196,7 +196,7 @@ then = { webhook = "order.archived" }
     assert!(f
         .jobs_of(paid.id)
         .iter()
-        .any(|j| matches!(j, statusport::domain::event::JobKind::Webhook { event } if event == "order.archived")));
+        .any(|j| matches!(j, statusport_core::domain::event::JobKind::Webhook { event } if event == "order.archived")));
 }
 
 #[tokio::test]

@@ -2,11 +2,11 @@
 //! holds and only there. The orders are the fixture's: two mugs at
 //! 12.50 EUR, a teapot at 30.00 EUR and 4.90 EUR shipping, 59.90 EUR in all.
 
-use statusport::domain::event::{Change, EventKind, HistoryEntry, JobKind};
-use statusport::domain::money::Money;
-use statusport::domain::order::{Actor, Order, OrderId};
-use statusport::domain::platform::Dimension;
-use statusport::engine::NewOrder;
+use statusport_core::domain::event::{Change, EventKind, HistoryEntry, JobKind};
+use statusport_core::domain::money::Money;
+use statusport_core::domain::order::{Actor, Order, OrderId};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::NewOrder;
 
 use super::{Fixture, eur, new_order, status};
 

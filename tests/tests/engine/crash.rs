@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use statusport::domain::event::{Change, JobKind};
-use statusport::domain::platform::Dimension;
-use statusport::store::Store;
+use statusport_core::domain::event::{Change, JobKind};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::store::Store;
 use statusport_tests::crash;
 
 const ORDERS: u64 = 3_000;
@@ -56,7 +56,7 @@ fn a_killed_process_loses_and_duplicates_no_transition() {
     let store = Store::open(&dir.path().join("store")).expect("the store opens after the kills");
     // Nothing committed was lost.
     for event in &committed {
-        let order = statusport::domain::order::OrderId(
+        let order = statusport_core::domain::order::OrderId(
             event
                 .strip_prefix("pay-")
                 .and_then(|id| id.parse().ok())
@@ -105,7 +105,10 @@ fn a_killed_process_loses_and_duplicates_no_transition() {
     let expected: BTreeSet<String> = (1..=ORDERS).map(|n| format!("INV-{n}")).collect();
     assert_eq!(invoices, expected);
     let stock = store
-        .record::<statusport::domain::event::Stock>(statusport::store::keys::STOCK, "SKU-1")
+        .record::<statusport_core::domain::event::Stock>(
+            statusport_core::store::keys::STOCK,
+            "SKU-1",
+        )
         .unwrap()
         .expect("stock is kept");
     assert_eq!(stock.quantity, -2 * ORDERS as i64);
@@ -170,8 +173,8 @@ fn a_killed_process_wakes_each_waiting_order_exactly_once() {
     assert!(store.pending_wakes().unwrap().is_empty());
     for a in 0..ARTICLES {
         let stock = store
-            .record::<statusport::domain::event::Stock>(
-                statusport::store::keys::STOCK,
+            .record::<statusport_core::domain::event::Stock>(
+                statusport_core::store::keys::STOCK,
                 &format!("ART-{a}"),
             )
             .unwrap()

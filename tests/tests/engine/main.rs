@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
-use statusport::domain::event::{Event, EventKind, JobKind};
-use statusport::domain::money::Money;
-use statusport::domain::order::{Actor, Channel, Line, Order, OrderId};
-use statusport::domain::platform::Dimension;
-use statusport::engine::{Engine, NewOrder, Outcome, rulesets};
-use statusport::store::Store;
+use statusport_core::domain::event::{Event, EventKind, JobKind};
+use statusport_core::domain::money::Money;
+use statusport_core::domain::order::{Actor, Channel, Line, Order, OrderId};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::{Engine, NewOrder, Outcome, rulesets};
+use statusport_core::store::Store;
 use statusport_tests::bundled_platforms;
 
 /// An engine on a temporary store whose clock the test moves.
@@ -113,9 +113,9 @@ impl Fixture {
     /// Saves a plain email template named `name`.
     pub fn email_template(&self, name: &str) {
         self.engine
-            .save_template(&statusport::domain::notify::Template {
+            .save_template(&statusport_core::domain::notify::Template {
                 name: name.into(),
-                kind: statusport::domain::notify::TemplateKind::Email,
+                kind: statusport_core::domain::notify::TemplateKind::Email,
                 subject: Some("Order {{ order.number }}".into()),
                 text: "Your order is {{ status.label }}.".into(),
                 html: None,

@@ -15,16 +15,16 @@ use serde_json::{Value, json};
 use statusport::api::error::parse;
 use statusport::api::orders::EventRequest;
 use statusport::config::Config;
-use statusport::domain::event::Event;
-use statusport::domain::money::Money;
-use statusport::domain::notify::{Template, TemplateKind};
-use statusport::domain::order::Actor;
-use statusport::domain::platform::{
+use statusport_core::domain::event::Event;
+use statusport_core::domain::money::Money;
+use statusport_core::domain::notify::{Template, TemplateKind};
+use statusport_core::domain::order::Actor;
+use statusport_core::domain::platform::{
     ConfigFieldDef, Dimension, RawPlatformInfo, StatusDef, TransitionDef, validate,
 };
-use statusport::engine::rule::{AmountCondition, RuleFile, RuleScope};
-use statusport::engine::rulesets::SHIPPED;
-use statusport::notify::check_template;
+use statusport_core::engine::rule::{AmountCondition, RuleFile, RuleScope};
+use statusport_core::engine::rulesets::SHIPPED;
+use statusport_core::templates::check_template;
 
 use super::Fixture;
 

@@ -1,9 +1,9 @@
 //! Properties over random event sequences.
 
 use proptest::prelude::*;
-use statusport::domain::event::{Event, EventKind};
-use statusport::domain::order::Actor;
-use statusport::domain::platform::Dimension;
+use statusport_core::domain::event::{Event, EventKind};
+use statusport_core::domain::order::Actor;
+use statusport_core::domain::platform::Dimension;
 
 use super::Fixture;
 
@@ -75,7 +75,7 @@ proptest! {
                     Step::Pick { order } => (order, EventKind::Picked),
                     Step::Ship { order, done } => (order, EventKind::ShipmentAdded {
                         shipment_id: format!("sh-{n}"),
-                        packages: vec![statusport::domain::shipment::Package {
+                        packages: vec![statusport_core::domain::shipment::Package {
                             carrier: "dhl".into(),
                             tracking_number: format!("T{n}"),
                             tracking_url: None,
@@ -93,7 +93,7 @@ proptest! {
                         // The same delivery again; another body under the
                         // id would be refused.
                         let outcome = f.engine.apply(Event::new(previous, orders[order].0, Actor::User("p".into()), kind)).await.unwrap();
-                        let duplicate = matches!(outcome, statusport::engine::Outcome::Duplicate { .. });
+                        let duplicate = matches!(outcome, statusport_core::engine::Outcome::Duplicate { .. });
                         prop_assert!(duplicate, "a repeated event id is a duplicate");
                         prop_assert_eq!(f.get(orders[order].0).version, before.version);
                         continue;
@@ -142,7 +142,7 @@ proptest! {
             f.install(&["card"]);
             f.engine
                 .store()
-                .set_numbering(&statusport::store::Numbering {
+                .set_numbering(&statusport_core::store::Numbering {
                     order_start,
                     order_prefix: prefix.clone(),
                     invoice_start,

@@ -1,9 +1,9 @@
 //! What the engine refuses, and that a refusal leaves nothing behind.
 
-use statusport::domain::event::EventKind;
-use statusport::domain::order::Actor;
-use statusport::domain::platform::Dimension;
-use statusport::engine::{EngineError, rulesets};
+use statusport_core::domain::event::EventKind;
+use statusport_core::domain::order::Actor;
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::{EngineError, rulesets};
 
 use super::{Fixture, new_order, status};
 
@@ -13,7 +13,7 @@ async fn a_status_the_plugin_does_not_declare_is_refused_with_the_known_ones() {
     let order = f.order("woo", "U-1", "card").await;
     let err = f
         .engine
-        .apply(statusport::domain::event::Event {
+        .apply(statusport_core::domain::event::Event {
             id: "bad".into(),
             order: order.id,
             actor: Actor::User("ops".into()),
@@ -41,7 +41,7 @@ async fn a_manual_move_the_plugin_does_not_allow_is_refused_naming_the_allowed_m
     let order = f.order("sw", "X-1", "card").await;
     let err = f
         .engine
-        .apply(statusport::domain::event::Event {
+        .apply(statusport_core::domain::event::Event {
             id: "jump".into(),
             order: order.id,
             actor: Actor::User("ops".into()),
@@ -220,7 +220,7 @@ to = "order:processing"
     let order = f.order("woo", "L-1", "card").await;
     let err = f
         .engine
-        .apply(statusport::domain::event::Event {
+        .apply(statusport_core::domain::event::Event {
             id: "start".into(),
             order: order.id,
             actor: Actor::User("ops".into()),
@@ -244,7 +244,7 @@ to = "order:processing"
 #[tokio::test]
 async fn a_channel_missing_required_config_is_refused_naming_the_fields() {
     let f = Fixture::empty();
-    let channel = statusport::domain::order::Channel {
+    let channel = statusport_core::domain::order::Channel {
         id: "woo".try_into().unwrap(),
         name: "Woo".into(),
         plugin: "woocommerce".into(),
@@ -353,7 +353,7 @@ async fn every_shipped_rule_set_installs_on_the_generic_plugin() {
         rulesets::install(&f.engine, name).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let exported = f.engine.export_rules();
-    let reparsed = statusport::engine::rule::RuleFile::parse(&exported).unwrap();
+    let reparsed = statusport_core::engine::rule::RuleFile::parse(&exported).unwrap();
     assert_eq!(reparsed.rule, f.engine.rules().as_ref().clone());
     let err = rulesets::install(&f.engine, "paypal")
         .unwrap_err()

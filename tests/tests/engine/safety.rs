@@ -3,10 +3,10 @@
 //! whose move does not happen, payments on cancelled orders, the timer
 //! going on past a failing order, goods receipts woken from their record.
 
-use statusport::domain::event::{Change, Event, EventKind, JobKind};
-use statusport::domain::order::{Actor, Approval, OrderId};
-use statusport::domain::platform::Dimension;
-use statusport::engine::{EngineError, Outcome, rulesets};
+use statusport_core::domain::event::{Change, Event, EventKind, JobKind};
+use statusport_core::domain::order::{Actor, Approval, OrderId};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::{EngineError, Outcome, rulesets};
 
 use super::{Fixture, status};
 
@@ -19,7 +19,7 @@ fn paid(reference: &str) -> EventKind {
 fn dhl_done(id: &str) -> EventKind {
     EventKind::ShipmentAdded {
         shipment_id: id.into(),
-        packages: vec![statusport::domain::shipment::Package {
+        packages: vec![statusport_core::domain::shipment::Package {
             carrier: "dhl".into(),
             tracking_number: "00340434161094042557".into(),
             tracking_url: None,
@@ -108,8 +108,11 @@ async fn a_version_2_store_migrates_its_event_ids_to_per_order() {
         data.insert(b"e/goods:gr-1", applied(0).as_bytes()).unwrap();
         db.flush().unwrap();
     }
-    let store = statusport::store::Store::open(&path).unwrap();
-    assert_eq!(store.version().unwrap(), statusport::store::STORE_VERSION);
+    let store = statusport_core::store::Store::open(&path).unwrap();
+    assert_eq!(
+        store.version().unwrap(),
+        statusport_core::store::STORE_VERSION
+    );
     let event = store.applied_event(OrderId(5), "pay-1").unwrap();
     assert_eq!(event.map(|e| e.order), Some(OrderId(5)));
     assert!(store.applied_event(OrderId(6), "pay-1").unwrap().is_none());
@@ -199,11 +202,8 @@ async fn approval_runs_the_held_events_rules_and_rejection_drops_them() {
     let pending = f.get(order.id);
     assert_eq!(status(&pending, Dimension::Order), "not_approved");
     assert!(
-        pending
-            .held
-            .iter()
-            .any(|h| h.event == "pay"
-                && h.trigger == statusport::domain::event::Trigger::PaymentMatched),
+        pending.held.iter().any(|h| h.event == "pay"
+            && h.trigger == statusport_core::domain::event::Trigger::PaymentMatched),
         "{:?}",
         pending.held
     );
@@ -254,7 +254,7 @@ async fn a_bulk_rule_is_refused_for_a_pending_order() {
         .unwrap();
     let mut forced = rule.clone();
     forced.id = "forced".into();
-    forced.on = vec![statusport::domain::event::Trigger::Manual];
+    forced.on = vec![statusport_core::domain::event::Trigger::Manual];
     f.engine.save_rule(forced).unwrap();
     f.event(order.id, "manual", EventKind::Manual).await;
     assert_eq!(status(&f.get(order.id), Dimension::Order), "not_approved");
@@ -393,7 +393,10 @@ async fn a_rule_whose_move_cannot_happen_takes_none_of_its_actions() {
     let listed: Vec<OrderId> = f
         .engine
         .store()
-        .newest_under(statusport::store::keys::REFUND_DUE, &Default::default())
+        .newest_under(
+            statusport_core::store::keys::REFUND_DUE,
+            &Default::default(),
+        )
         .map(|e| e.unwrap().1)
         .collect();
     assert_eq!(listed, vec![order.id]);
@@ -409,7 +412,10 @@ async fn a_rule_whose_move_cannot_happen_takes_none_of_its_actions() {
     assert_eq!(
         f.engine
             .store()
-            .newest_under(statusport::store::keys::REFUND_DUE, &Default::default())
+            .newest_under(
+                statusport_core::store::keys::REFUND_DUE,
+                &Default::default()
+            )
             .count(),
         0
     );
@@ -537,14 +543,14 @@ async fn one_failing_order_does_not_stop_the_timer_for_the_others() {
 #[tokio::test]
 async fn a_version_3_store_migrates_its_customers_to_their_channels() {
     let f = Fixture::with_channels();
-    let ada = statusport::domain::order::Customer {
+    let ada = statusport_core::domain::order::Customer {
         id: "cust-1".into(),
         channel: None,
         name: "Ada".into(),
         email: Some("ada@example.com".into()),
         phone: None,
     };
-    let lonely = statusport::domain::order::Customer {
+    let lonely = statusport_core::domain::order::Customer {
         id: "cust-9".into(),
         name: "Nobody's".into(),
         ..ada.clone()
@@ -556,7 +562,7 @@ async fn a_version_3_store_migrates_its_customers_to_their_channels() {
     {
         let db = sled::open(&path).unwrap();
         let data = db.open_tree("data").unwrap();
-        let old = |c: &statusport::domain::order::Customer| {
+        let old = |c: &statusport_core::domain::order::Customer| {
             let mut key = b"cu/".to_vec();
             key.extend_from_slice(c.id.as_bytes());
             (key, serde_json::to_vec(c).unwrap())
@@ -566,7 +572,7 @@ async fn a_version_3_store_migrates_its_customers_to_their_channels() {
             data.insert(k, v).unwrap();
         }
         // The customer index without its channel.
-        let prefix = statusport::store::keys::customer_prefix("woo", "cust-1");
+        let prefix = statusport_core::store::keys::customer_prefix("woo", "cust-1");
         for kv in data.scan_prefix(&prefix) {
             let (k, v) = kv.unwrap();
             let mut old = b"co/cust-1\0".to_vec();
@@ -577,8 +583,11 @@ async fn a_version_3_store_migrates_its_customers_to_their_channels() {
         data.insert(b"meta/version", &3u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    let store = statusport::store::Store::open(&path).unwrap();
-    assert_eq!(store.version().unwrap(), statusport::store::STORE_VERSION);
+    let store = statusport_core::store::Store::open(&path).unwrap();
+    assert_eq!(
+        store.version().unwrap(),
+        statusport_core::store::STORE_VERSION
+    );
     // The customer of woo's order belongs to woo alone; one no order names
     // is kept for every channel, so the shop that knows it finds it.
     let channels: Vec<String> = store

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use statusport::domain::event::EventKind;
-use statusport::domain::order::Actor;
-use statusport::domain::platform::Dimension;
-use statusport::engine::Engine;
-use statusport::store::{CommitError, Store, Write};
+use statusport_core::domain::event::EventKind;
+use statusport_core::domain::order::Actor;
+use statusport_core::domain::platform::Dimension;
+use statusport_core::engine::Engine;
+use statusport_core::store::{CommitError, Store, Write};
 use statusport_tests::bundled_platforms;
 
 use super::{Fixture, new_order, status};
@@ -80,7 +80,10 @@ async fn orders_and_numbers_survive_a_restart() {
     drop(f.engine);
     drop(engine_store);
     let store = Arc::new(Store::open(&dir).unwrap());
-    assert_eq!(store.version().unwrap(), statusport::store::STORE_VERSION);
+    assert_eq!(
+        store.version().unwrap(),
+        statusport_core::store::STORE_VERSION
+    );
     assert_eq!(store.order(a.id).unwrap().unwrap().number, "10000");
     let engine = Engine::new(store, bundled_platforms()).unwrap();
     let (b, _) = engine
@@ -103,7 +106,7 @@ async fn numbering_has_a_start_number_and_prefixes() {
     let f = Fixture::with_channels();
     f.engine
         .store()
-        .set_numbering(&statusport::store::Numbering {
+        .set_numbering(&statusport_core::store::Numbering {
             order_start: 500,
             order_prefix: "SP-".into(),
             invoice_start: 2026001,
@@ -124,7 +127,7 @@ async fn numbering_has_a_start_number_and_prefixes() {
 
 #[tokio::test]
 async fn a_start_at_or_below_a_number_drawn_is_refused_naming_the_sequence_and_the_last_number() {
-    use statusport::store::{Numbering, NumberingError, Sequence};
+    use statusport_core::store::{Numbering, NumberingError, Sequence};
     let f = Fixture::with_channels();
     let store = f.engine.store();
     store
@@ -244,7 +247,7 @@ async fn a_store_from_a_newer_version_is_refused() {
     assert!(
         err.contains(&format!(
             "store version 99; this build reads up to {}",
-            statusport::store::STORE_VERSION
+            statusport_core::store::STORE_VERSION
         )),
         "{err}"
     );
@@ -261,17 +264,21 @@ async fn a_version_1_store_is_migrated_and_its_template_names_become_templates()
         db.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.version().unwrap(), statusport::store::STORE_VERSION);
-    let templates: Vec<statusport::domain::notify::Template> =
-        store.records(statusport::store::keys::TEMPLATE).unwrap();
+    assert_eq!(
+        store.version().unwrap(),
+        statusport_core::store::STORE_VERSION
+    );
+    let templates: Vec<statusport_core::domain::notify::Template> = store
+        .records(statusport_core::store::keys::TEMPLATE)
+        .unwrap();
     assert_eq!(templates.len(), 1);
     assert_eq!(templates[0].name, "shipped");
     assert_eq!(
         templates[0].kind,
-        statusport::domain::notify::TemplateKind::Email
+        statusport_core::domain::notify::TemplateKind::Email
     );
     // The migrated template renders.
-    statusport::notify::check_template(&templates[0], &[]).unwrap();
+    statusport_core::templates::check_template(&templates[0], &[]).unwrap();
 }
 
 #[tokio::test]
@@ -329,7 +336,8 @@ async fn concurrent_events_on_one_order_serialise() {
     // computed from a stale order.
     let mut current = "pending".to_owned();
     for entry in history.iter().skip(1) {
-        if let statusport::domain::event::Change::Status { before, after, .. } = &entry.change {
+        if let statusport_core::domain::event::Change::Status { before, after, .. } = &entry.change
+        {
             assert_eq!(before.as_deref(), Some(current.as_str()));
             current = after.clone();
         }

@@ -2,9 +2,9 @@
 //! number entered, delivered quantity, expected delivery date. Each fires
 //! the rule that listens for it, and only that rule.
 
-use statusport::domain::event::{Change, EventKind, JobKind};
-use statusport::domain::order::Actor;
-use statusport::domain::platform::Dimension;
+use statusport_core::domain::event::{Change, EventKind, JobKind};
+use statusport_core::domain::order::Actor;
+use statusport_core::domain::platform::Dimension;
 
 use super::{Fixture, status};
 

@@ -1,10 +1,10 @@
 //! The shipped rule sets, each through the pipeline.
 
-use statusport::domain::event::{Change, EventKind, JobKind};
-use statusport::domain::order::{Actor, Approval};
-use statusport::domain::platform::Dimension;
-use statusport::domain::shipment::Package;
-use statusport::engine::Outcome;
+use statusport_core::domain::event::{Change, EventKind, JobKind};
+use statusport_core::domain::order::{Actor, Approval};
+use statusport_core::domain::platform::Dimension;
+use statusport_core::domain::shipment::Package;
+use statusport_core::engine::Outcome;
 
 use super::{Fixture, status};
 
@@ -330,7 +330,7 @@ then = { push_status = true, email = "status-mail" }
     let order = f.order("woo", "E-1", "card").await;
 
     f.engine
-        .apply(statusport::domain::event::Event {
+        .apply(statusport_core::domain::event::Event {
             id: "import-1".into(),
             order: order.id,
             actor: Actor::Platform("woo".try_into().unwrap()),
@@ -407,7 +407,7 @@ then = { email = "hello" }
     };
     assert_eq!(emails(&f), 0);
     f.engine
-        .apply(statusport::domain::event::Event {
+        .apply(statusport_core::domain::event::Event {
             id: "from-shop".into(),
             order: order.id,
             actor: Actor::Platform("woo".try_into().unwrap()),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
-use statusport::domain::job::JobOutcome;
+use statusport_core::domain::job::JobOutcome;
 use statusport_tests::crash;
 use statusport_tests::fake::serve;
 use statusport_tests::fake::woocommerce::WooCommerce;

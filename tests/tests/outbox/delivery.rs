@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use statusport::domain::event::JobKind;
-use statusport::domain::job::{FailureKind, JobOutcome, JobStatus};
 use statusport::outbox;
+use statusport_core::domain::event::JobKind;
+use statusport_core::domain::job::{FailureKind, JobOutcome, JobStatus};
 use statusport_tests::smtp::SmtpServer;
 
 use super::*;

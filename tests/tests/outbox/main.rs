@@ -10,15 +10,15 @@ mod notify;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statusport::domain::event::{Event, EventKind, Job};
-use statusport::domain::job::{JobDone, JobState, JobStatus};
-use statusport::domain::order::{Actor, Customer, OrderId};
-use statusport::engine::Engine;
 use statusport::notify::mail::{MailConfig, Mailer, Security, SmtpConfig};
 use statusport::notify::webhook::WebhookSender;
 use statusport::outbox::{Outbox, OutboxConfig, Services};
-use statusport::plugins::registry::Registry;
-use statusport::store::Store;
+use statusport_core::domain::event::{Event, EventKind, Job};
+use statusport_core::domain::job::{JobDone, JobState, JobStatus};
+use statusport_core::domain::order::{Actor, Customer, OrderId};
+use statusport_core::engine::Engine;
+use statusport_core::store::Store;
+use statusport_runtime::registry::Registry;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Server, serve};
 use statusport_tests::shop::{SHIP_RULE, channel, dhl_shipment, teapot_order, woo_channel};
@@ -93,7 +93,7 @@ impl Host {
                 },
             )
             .unwrap();
-        statusport::engine::rulesets::install_templates(&host.engine).unwrap();
+        statusport_core::engine::rulesets::install_templates(&host.engine).unwrap();
         host
     }
 

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use statusport::domain::job::{FailureKind, JobOutcome, JobStatus};
-use statusport::domain::notify::{Template, TemplateKind, WebhookEndpoint};
 use statusport::notify::sms::{SmsConfig, SmsGateway};
 use statusport::notify::webhook;
+use statusport_core::domain::job::{FailureKind, JobOutcome, JobStatus};
+use statusport_core::domain::notify::{Template, TemplateKind, WebhookEndpoint};
 
 use super::*;
 

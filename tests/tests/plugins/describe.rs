@@ -1,6 +1,6 @@
 //! Each bundled plugin's `describe` round-trips through the runtime.
 
-use statusport::domain::platform::Dimension;
+use statusport_core::domain::platform::Dimension;
 use statusport_tests::{load, plugin_path, runtime, test_limits};
 
 #[tokio::test]

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use statusport::domain::platform::{Dimension, Origin, PlatformError};
-use statusport::plugins::call::{Blame, CallContext, CallReport};
-use statusport::plugins::registry::{LoadedPlugin, load_file};
-use statusport::plugins::{CallError, ChannelContext, Limits, MemoryState, Runtime, TrapKind};
+use statusport_core::domain::platform::{Dimension, Origin, PlatformError};
+use statusport_runtime::call::{Blame, CallContext, CallReport};
+use statusport_runtime::registry::{LoadedPlugin, load_file};
+use statusport_runtime::{CallError, ChannelContext, Limits, MemoryState, Runtime, TrapKind};
 use statusport_tests::fake::serve;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::{channel, fault_path, load, plugin_path, runtime};
@@ -23,7 +23,7 @@ async fn push(
     rt: &Arc<Runtime>,
     plugin: &LoadedPlugin,
     ctx: &CallContext,
-) -> CallReport<statusport::domain::platform::Receipt> {
+) -> CallReport<statusport_core::domain::platform::Receipt> {
     rt.push_status(
         &plugin.callee(),
         ctx,
@@ -164,8 +164,8 @@ async fn running_out_of_the_stack_in_linear_memory_is_a_stack_overflow() {
     );
 }
 
-fn empty_shipment() -> statusport::domain::shipment::Shipment {
-    statusport::domain::shipment::Shipment {
+fn empty_shipment() -> statusport_core::domain::shipment::Shipment {
+    statusport_core::domain::shipment::Shipment {
         id: "s".into(),
         platform_order_id: "1".into(),
         shipped_at: "2026-01-01T00:00:00Z".into(),
@@ -178,7 +178,7 @@ async fn an_unreachable_instruction_is_a_trap_naming_the_function() {
     let rt = runtime(limits(), None);
     let plugin = load(&rt, &fault_path("trap")).await;
     let ctx = channel("http://127.0.0.1:9", &[]);
-    let shipment = statusport::domain::shipment::Shipment {
+    let shipment = statusport_core::domain::shipment::Shipment {
         id: "s".into(),
         platform_order_id: "1".into(),
         shipped_at: "2026-01-01T00:00:00Z".into(),

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use statusport::plugins::Registry;
-use statusport::plugins::runtime::CodeSource;
+use statusport_runtime::Registry;
+use statusport_runtime::runtime::CodeSource;
 use statusport_tests::{fault_path, plugin_path, runtime, test_limits};
 
 fn copy(from: &Path, dir: &Path, name: &str) {

@@ -1,9 +1,9 @@
 //! The Shopware 6 plugin against the fake Shopware.
 
-use statusport::domain::platform::{Dimension, PlatformError};
-use statusport::domain::shipment::{Package, Shipment};
-use statusport::plugins::CallError;
-use statusport::plugins::call::CallContext;
+use statusport_core::domain::platform::{Dimension, PlatformError};
+use statusport_core::domain::shipment::{Package, Shipment};
+use statusport_runtime::CallError;
+use statusport_runtime::call::CallContext;
 use statusport_tests::fake::shopware::Shopware;
 use statusport_tests::fake::{Server, serve};
 use statusport_tests::{channel, load, plugin_path, runtime, test_limits};

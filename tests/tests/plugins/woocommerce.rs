@@ -1,8 +1,8 @@
 //! The WooCommerce plugin against the fake WooCommerce.
 
-use statusport::domain::platform::{Dimension, PlatformError};
-use statusport::domain::shipment::{Package, Shipment};
-use statusport::plugins::CallError;
+use statusport_core::domain::platform::{Dimension, PlatformError};
+use statusport_core::domain::shipment::{Package, Shipment};
+use statusport_runtime::CallError;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Server, serve};
 use statusport_tests::{channel, load, plugin_path, runtime, test_limits};
