@@ -17,8 +17,9 @@ use std::time::Instant;
 use statusport_core::domain::event::{Event, EventKind};
 use statusport_core::domain::order::{Actor, Channel, OrderId};
 use statusport_core::domain::platform::Dimension;
-use statusport_core::engine::bulk::{BulkAction, BulkSpec, OrderFilter};
+use statusport_core::engine::bulk::{BulkAction, BulkSpec};
 use statusport_core::engine::{Engine, NewOrder, rulesets};
+use statusport_core::store::OrderQuery;
 use statusport_core::store::Store;
 use statusport_tests::bundled_platforms;
 
@@ -219,10 +220,10 @@ async fn bulk(count: u64) {
         dir_size(dir.path()) / (1 << 20)
     );
     let spec = BulkSpec {
-        filter: OrderFilter {
+        filter: OrderQuery {
             channel: Some("shop".into()),
             status: Some("order:received".parse().unwrap()),
-            ..OrderFilter::default()
+            ..OrderQuery::default()
         },
         action: BulkAction::SetStatus {
             status: "order:processing".parse().unwrap(),

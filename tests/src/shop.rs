@@ -1,5 +1,6 @@
 //! The teapot shop the outbox tests, its crash worker and its benchmark
-//! share: a WooCommerce channel, an order of one teapot, a done shipment.
+//! share: a WooCommerce channel, an order of one teapot, a done shipment;
+//! and the looping rules the API's tests share with the core's.
 
 use std::collections::BTreeMap;
 
@@ -91,32 +92,7 @@ to = "order:completed"
 then = { upload_shipments = true, push_status = true, email = "shipped" }
 "#;
 
-/// Goods received wake a received order of the generic plugin into
-/// processing.
-pub const IN_STOCK_RULE: &str = r#"
-[[rule]]
-id = "in-stock"
-platform = "generic"
-on = ["goods_received"]
-from = ["order:received"]
-to = "order:processing"
-"#;
-
 /// Rules that loop for generic orders over 50 EUR only: their timer event
-/// fails, the others' does not.
-pub const LOOP_FOR_LARGE_ORDERS: &str = r#"
-[[rule]]
-id = "remind"
-platform = "generic"
-on = ["time_passed", "status_changed"]
-from = ["order:received"]
-to = "order:payment_waiting"
-
-[[rule]]
-id = "back"
-platform = "generic"
-on = ["status_changed"]
-from = ["order:payment_waiting"]
-when = { total = "> 50.00 EUR" }
-to = "order:received"
-"#;
+/// fails, the others' does not. The core's engine tests read the same file.
+pub const LOOP_FOR_LARGE_ORDERS: &str =
+    include_str!("../../host/core/tests/rules/loop-for-large-orders.toml");

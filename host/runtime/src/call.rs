@@ -19,12 +19,11 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::v1::{self, types as wit};
 use super::runtime::{FUEL_SLICE, Runtime};
 use super::sandbox::{CallState, ChannelContext, LogLine, SandboxSpec};
+use crate::contract::v1::{self, convert, types as wit};
 use statusport_core::domain::platform::{
-    ConfigFieldDef, Dimension, Origin, PlatformError, RawPlatformInfo, Receipt, StatusDef,
-    TransitionDef,
+    ConfigFieldDef, Dimension, Origin, PlatformError, RawPlatformInfo, Receipt,
 };
 use statusport_core::domain::shipment::Shipment;
 use statusport_core::ports::PluginState;
@@ -155,7 +154,7 @@ impl Runtime {
         self.invoke(callee, &context, Invocation::Describe)
             .await
             .map(|answer| match answer {
-                Answer::Info(info) => Ok(raw_info(info)),
+                Answer::Info(info) => Ok(convert::raw_info(info)),
                 Answer::Receipt(_) => unreachable!("describe answers with platform info"),
             })
     }
@@ -279,7 +278,7 @@ impl Runtime {
                         .call_push_status(
                             &mut store,
                             order,
-                            wit_dimension(dimension),
+                            convert::wit_dimension(dimension),
                             from,
                             to,
                             key,
@@ -288,7 +287,7 @@ impl Runtime {
                 ),
                 Invocation::UploadShipment { shipment, key } => Answer::Receipt(
                     adapter
-                        .call_upload_shipment(&mut store, &wit_shipment(shipment), key)
+                        .call_upload_shipment(&mut store, &convert::wit_shipment(shipment), key)
                         .await?,
                 ),
             })
@@ -527,104 +526,9 @@ fn panic_message(output: &str) -> Option<String> {
     Some(format!("{} (at {location})", message.join(" ")))
 }
 
-fn wit_dimension(d: Dimension) -> wit::Dimension {
-    match d {
-        Dimension::Order => wit::Dimension::Order,
-        Dimension::Payment => wit::Dimension::Payment,
-        Dimension::Delivery => wit::Dimension::Delivery,
-    }
-}
-
-fn dimension_of(d: wit::Dimension) -> Dimension {
-    match d {
-        wit::Dimension::Order => Dimension::Order,
-        wit::Dimension::Payment => Dimension::Payment,
-        wit::Dimension::Delivery => Dimension::Delivery,
-    }
-}
-
-fn wit_shipment(s: &Shipment) -> wit::Shipment {
-    wit::Shipment {
-        id: s.id.clone(),
-        platform_order_id: s.platform_order_id.clone(),
-        shipped_at: s.shipped_at.clone(),
-        packages: s
-            .packages
-            .iter()
-            .map(|p| wit::Package {
-                carrier: p.carrier.clone(),
-                tracking_number: p.tracking_number.clone(),
-                tracking_url: p.tracking_url.clone(),
-                lines: p
-                    .lines
-                    .iter()
-                    .map(|l| wit::PackageLine {
-                        line_id: l.line_id.clone(),
-                        quantity: l.quantity,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
-}
-
-fn raw_info(info: wit::PlatformInfo) -> RawPlatformInfo {
-    RawPlatformInfo {
-        id: info.id,
-        name: info.name,
-        version: info.version,
-        statuses: info
-            .statuses
-            .into_iter()
-            .map(|s| StatusDef {
-                code: s.code,
-                label: s.label,
-                dimension: dimension_of(s.dimension),
-                terminal: s.terminal,
-                initial: s.initial,
-            })
-            .collect(),
-        transitions: info
-            .transitions
-            .into_iter()
-            .map(|t| TransitionDef {
-                dimension: dimension_of(t.dimension),
-                from: t.from,
-                to: t.to,
-            })
-            .collect(),
-        carriers: info.carriers,
-        config: info
-            .config
-            .into_iter()
-            .map(|f| ConfigFieldDef {
-                name: f.name,
-                help: f.help,
-                secret: f.secret,
-                required: f.required,
-                default_value: f.default_value,
-            })
-            .collect(),
-        extra_hosts: info.extra_hosts,
-    }
-}
-
 fn receipt_of(answer: Answer) -> Result<Receipt, CallError> {
     match answer {
-        Answer::Receipt(Ok(r)) => Ok(Receipt {
-            reference: r.reference,
-            summary: r.summary,
-        }),
-        Answer::Receipt(Err(e)) => Err(CallError::Platform(match e {
-            wit::AdapterError::Transient(t) => PlatformError::Transient {
-                message: t.message,
-                retry_after_ms: t.retry_after_ms,
-            },
-            wit::AdapterError::Rejected(message) => PlatformError::Rejected { message },
-            wit::AdapterError::Auth(message) => PlatformError::Auth { message },
-            wit::AdapterError::Config(message) => PlatformError::Config { message },
-            wit::AdapterError::Unsupported(message) => PlatformError::Unsupported { message },
-        })),
+        Answer::Receipt(result) => convert::receipt(result).map_err(CallError::Platform),
         Answer::Info(_) => unreachable!("push-status and upload-shipment answer with a receipt"),
     }
 }

@@ -13,8 +13,8 @@
 //! memory or calls a host it was not granted fails its own call and nothing
 //! else. It never changes an order; it only answers calls.
 
-pub mod bindings;
 pub mod call;
+pub mod contract;
 pub mod registry;
 pub mod runtime;
 pub mod sandbox;

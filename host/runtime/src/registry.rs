@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
-use super::bindings::v1;
 use super::call::{CallError, Callee};
 use super::runtime::{CodeSource, Runtime};
 use super::sandbox::CallState;
+use crate::contract::v1;
 use statusport_core::domain::platform::{self, Platform};
 
 /// Largest plugin file the host reads.

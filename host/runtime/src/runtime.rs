@@ -17,8 +17,8 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{self, v1};
 use super::sandbox::CallState;
+use crate::contract::{self, v1};
 
 /// Instructions (fuel units) a busy plugin runs between two looks at the
 /// clock, whatever the epoch ticker does: a few milliseconds of work.
@@ -224,12 +224,12 @@ impl Runtime {
     /// host supports; the error names both.
     fn contract_of(&self, component: &Component) -> Result<semver::Version, String> {
         let ty = component.component_type();
-        let supported = bindings::SUPPORTED.join(", ");
+        let supported = contract::SUPPORTED.join(", ");
         let mut exports = Vec::new();
         for (name, item) in ty.exports(&self.engine) {
             exports.push(name.to_owned());
             let Some(version) = name
-                .strip_prefix(bindings::ADAPTER_EXPORT)
+                .strip_prefix(contract::ADAPTER_EXPORT)
                 .and_then(|rest| rest.strip_prefix('@'))
             else {
                 continue;
@@ -239,7 +239,7 @@ impl Runtime {
             }
             let version = semver::Version::parse(version)
                 .map_err(|e| format!("exports {name} with an invalid version ({e})"))?;
-            let compatible = bindings::SUPPORTED.iter().any(|s| {
+            let compatible = contract::SUPPORTED.iter().any(|s| {
                 let s = semver::Version::parse(s).expect("supported versions are semver");
                 s.major == version.major && version <= s
             });
@@ -253,7 +253,7 @@ impl Runtime {
         }
         Err(format!(
             "does not export {}@1.x; it exports: {}. Build it against the WIT in wit/v1 (contract versions this host supports: {supported})",
-            bindings::ADAPTER_EXPORT,
+            contract::ADAPTER_EXPORT,
             if exports.is_empty() {
                 "nothing".to_owned()
             } else {

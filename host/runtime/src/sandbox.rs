@@ -21,7 +21,7 @@ use wasmtime_wasi_http::{
     WasiHttpView,
 };
 
-use super::bindings::v1::statusport::adapter::host::{self as host_api, LogLevel};
+use crate::contract::v1::statusport::adapter::host::{self as host_api, LogLevel};
 use statusport_core::domain::platform::{BASE_URL_FIELD, Origin};
 use statusport_core::ports::{PluginState, check_state_limits};
 

@@ -113,7 +113,7 @@ impl Server {
 
         for id in engine.unfinished_bulk_jobs()? {
             tracing::info!("resuming bulk job {id}");
-            api::ops::run_bulk(engine.clone(), id);
+            engine.clone().bulk_spawn(id);
         }
 
         // The recorder first: the timer counts from its first tick.

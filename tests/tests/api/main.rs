@@ -10,6 +10,7 @@ mod numbering;
 mod openapi;
 mod ops;
 mod orders;
+mod parsers;
 mod safety;
 
 use std::time::{Duration, Instant};

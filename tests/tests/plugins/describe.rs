@@ -1,7 +1,10 @@
-//! Each bundled plugin's `describe` round-trips through the runtime.
+//! Each bundled plugin's `describe` round-trips through the runtime, and
+//! still equals the snapshot the core's tests run on.
 
-use statusport_core::domain::platform::Dimension;
-use statusport_tests::{load, plugin_path, runtime, test_limits};
+use std::path::PathBuf;
+
+use statusport_core::domain::platform::{Dimension, RawPlatformInfo};
+use statusport_tests::{load, plugin_path, root, runtime, test_limits};
 
 #[tokio::test]
 async fn generic_declares_the_order_and_payment_lists() {
@@ -91,4 +94,46 @@ async fn shopware_declares_three_state_machines() {
     assert!(!p.platform.allows(Dimension::Order, "open", "completed"));
     assert!(p.platform.allows(Dimension::Delivery, "open", "shipped"));
     assert!(p.platform.allows(Dimension::Payment, "paid", "refunded"));
+}
+
+/// Where the core's tests keep bundled plugin `id`'s `describe` answer.
+fn snapshot_path(id: &str) -> PathBuf {
+    root()
+        .join("host/core/tests/platforms")
+        .join(format!("{id}.json"))
+}
+
+/// The core's tests must not link wasmtime, so they read the bundled
+/// plugins' declarations from snapshots: a plugin that changes what it
+/// declares must change its snapshot too.
+#[tokio::test]
+async fn each_bundled_plugins_describe_equals_its_snapshot() {
+    let rt = runtime(test_limits(), None);
+    let mut stale = Vec::new();
+    for id in ["generic", "woocommerce", "shopware6"] {
+        let plugin = load(&rt, &plugin_path(id)).await;
+        let live = rt
+            .describe(&plugin.callee())
+            .await
+            .result
+            .unwrap_or_else(|e| panic!("plugin {id}: describe failed: {e}"));
+        let path = snapshot_path(id);
+        let snapshot = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot be read: {e}"))
+            .and_then(|text| {
+                serde_json::from_str::<RawPlatformInfo>(&text)
+                    .map_err(|e| format!("is not a describe answer: {e}"))
+            });
+        let problem = match snapshot {
+            Ok(snapshot) if snapshot == live => continue,
+            Ok(_) => "differs from the live describe".to_owned(),
+            Err(e) => e,
+        };
+        let json = serde_json::to_string_pretty(&live).expect("platform info is JSON");
+        stale.push(format!(
+            "plugin {id}: snapshot {} {problem}; if the change is intended, write this into it:\n{json}",
+            path.display()
+        ));
+    }
+    assert!(stale.is_empty(), "{}", stale.join("\n\n"));
 }

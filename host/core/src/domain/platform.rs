@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -477,12 +478,9 @@ mod tests {
     }
 }
 
-/// What a platform answered when it accepted a call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Receipt {
-    pub reference: Option<String>,
-    pub summary: String,
-}
+/// What a platform answered when it accepted a call: the one receipt type,
+/// as a job records it.
+pub use super::job::Receipt;
 
 /// A failure a plugin reported, as the contract classifies it.
 #[derive(
@@ -511,3 +509,62 @@ impl PlatformError {
         matches!(self, PlatformError::Transient { .. })
     }
 }
+
+/// A status in one dimension: `order:processing`, `payment:paid`; a bare
+/// code means the order dimension.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StatusRef {
+    pub dimension: Dimension,
+    pub code: String,
+}
+
+impl FromStr for StatusRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (dimension, code) = match s.split_once(':') {
+            Some((d, c)) => {
+                let dimension = Dimension::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == d)
+                    .ok_or_else(|| {
+                        format!("status \"{s}\": \"{d}\" is not a dimension (known: order, payment, delivery)")
+                    })?;
+                (dimension, c)
+            }
+            None => (Dimension::Order, s),
+        };
+        if code.trim().is_empty() {
+            return Err(format!("status \"{s}\" has no code"));
+        }
+        Ok(StatusRef {
+            dimension,
+            code: code.to_owned(),
+        })
+    }
+}
+
+impl TryFrom<String> for StatusRef {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<StatusRef> for String {
+    fn from(s: StatusRef) -> String {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for StatusRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.dimension, self.code)
+    }
+}
+
+super::string_schema!(
+    StatusRef,
+    "`dimension:code`, e.g. `order:delivered` or `payment:paid`",
+    "order:delivered"
+);

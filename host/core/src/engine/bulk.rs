@@ -8,7 +8,7 @@
 //! `bulk:{job}:{order}`, applied in the same atomic write as the change, so
 //! an order is changed at most once by a job however often the job resumes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::sync::Arc;
 
@@ -16,11 +16,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::rule::StatusRef;
-use super::{Engine, EngineError, MAX_RETRIES, list};
+use super::{Engine, EngineError, MAX_RETRIES, Thing, list};
 use crate::domain::event::{Change, Event, EventKind};
 use crate::domain::order::{Actor, Channel, Order, OrderId};
 use crate::domain::platform::Platform;
-use crate::store::{CommitError, Write, keys};
+use crate::store::{CommitError, OrderQuery, Write, keys};
 
 /// How many orders a run walks between checkpoints.
 const CHECKPOINT_EVERY: u64 = 2_000;
@@ -31,45 +31,6 @@ const COMMIT_EVERY: usize = 500;
 const MAX_REASONS: usize = 50;
 /// How many orders a dry run lists by name, per reason and for changes.
 pub const SAMPLES: usize = 20;
-
-/// Which orders a bulk job looks at. Every field given must hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderFilter {
-    #[serde(default)]
-    pub channel: Option<String>,
-    /// `dimension:code`, e.g. `order:delivered`.
-    #[serde(default)]
-    pub status: Option<StatusRef>,
-    #[serde(default)]
-    pub payment_method: Option<String>,
-    /// Created at or after.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_from: Option<Timestamp>,
-    /// Created before.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub created_to: Option<Timestamp>,
-}
-
-impl OrderFilter {
-    pub fn matches(&self, order: &Order) -> bool {
-        self.channel
-            .as_deref()
-            .is_none_or(|c| order.channel.as_str() == c)
-            && self
-                .status
-                .as_ref()
-                .is_none_or(|s| order.status(s.dimension) == Some(s.code.as_str()))
-            && self
-                .payment_method
-                .as_deref()
-                .is_none_or(|m| order.payment_method == m)
-            && self.created_from.is_none_or(|t| order.created >= t)
-            && self.created_to.is_none_or(|t| order.created < t)
-    }
-}
 
 /// What a bulk job does to each order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -86,7 +47,7 @@ pub enum BulkAction {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkSpec {
-    pub filter: OrderFilter,
+    pub filter: OrderQuery,
     pub action: BulkAction,
 }
 
@@ -159,29 +120,63 @@ enum Decision {
 }
 
 impl Engine {
+    /// Refuses a job that names what does not exist, or whose status or
+    /// rule nothing could reach, before it walks every order to change none.
     fn check_spec(&self, spec: &BulkSpec) -> Result<(), EngineError> {
-        if let Some(channel) = &spec.filter.channel {
-            let channel = self.channel(channel)?;
-            if let BulkAction::SetStatus { status } = &spec.action {
-                let platform = self.platform_of(&channel)?;
-                super::check_status(&platform, status.dimension, &status.code)?;
+        let channels = match &spec.filter.channel {
+            Some(channel) => vec![self.channel(channel).map_err(|e| match e {
+                EngineError::NotFound { .. } => {
+                    EngineError::invalid("filter.channel", format!("filter.channel: {e}"))
+                }
+                e => e,
+            })?],
+            None => self.store.channels()?,
+        };
+        if let BulkAction::SetStatus { status } = &spec.action {
+            let reachable = channels.iter().any(|c| {
+                self.platforms
+                    .platform(&c.plugin)
+                    .is_some_and(|p| p.status(status.dimension, &status.code).is_some())
+            });
+            if !reachable {
+                let plugins: BTreeSet<&str> = channels.iter().map(|c| c.plugin.as_str()).collect();
+                let known: BTreeSet<String> = plugins
+                    .iter()
+                    .filter_map(|p| self.platforms.platform(p))
+                    .flat_map(|p| {
+                        p.statuses_of(status.dimension)
+                            .map(|s| s.code.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                return Err(EngineError::invalid(
+                    "action.status",
+                    format!(
+                        "action.status: {status} is not a status of the plugins of the channels the filter covers ({}; known {} statuses: {})",
+                        plugins.into_iter().collect::<Vec<_>>().join(", "),
+                        status.dimension,
+                        list(&known.into_iter().collect::<Vec<_>>())
+                    ),
+                ));
             }
         }
         if let BulkAction::Rule { rule } = &spec.action
             && !self.rules().iter().any(|r| r.id == *rule)
         {
             let known: Vec<String> = self.rules().iter().map(|r| r.id.clone()).collect();
-            return Err(EngineError::Invalid(format!(
-                "action.rule: rule \"{rule}\" does not exist (known: {})",
-                list(&known)
-            )));
+            return Err(EngineError::invalid(
+                "action.rule",
+                format!(
+                    "action.rule: rule \"{rule}\" does not exist (known: {})",
+                    list(&known)
+                ),
+            ));
         }
-        if let (Some(from), Some(to)) = (spec.filter.created_from, spec.filter.created_to)
-            && from >= to
-        {
-            return Err(EngineError::Invalid(format!(
-                "filter.created_from ({from}) must be before filter.created_to ({to})"
-            )));
+        if let Err((field, message)) = spec.filter.check() {
+            return Err(EngineError::invalid(
+                format!("filter.{field}"),
+                format!("filter.{message}"),
+            ));
         }
         Ok(())
     }
@@ -214,7 +209,7 @@ impl Engine {
                 rules
                     .iter()
                     .find(|r| r.id == *rule)
-                    .ok_or_else(|| EngineError::RuleNotFound(rule.clone()))?,
+                    .ok_or_else(|| EngineError::not_found(Thing::Rule, rule))?,
             ),
             BulkAction::SetStatus { .. } => None,
         };
@@ -238,16 +233,10 @@ impl Engine {
         };
         let run = match self.plan_in(order.clone(), &event, forced, &channel, &platform) {
             Ok(planned) => planned,
-            Err(
-                e @ (EngineError::NotApplicable(_)
-                | EngineError::UnknownStatus { .. }
-                | EngineError::TransitionNotAllowed { .. }
-                | EngineError::RuleLoop { .. }
-                | EngineError::ChannelNotFound { .. }
-                | EngineError::PluginMissing { .. }
-                | EngineError::Invalid(_)),
-            ) => return Ok(Decision::Leave(e.to_string())),
-            Err(e) => return Err(e),
+            // The store failing stops the job; anything the order refuses
+            // leaves that order as it is.
+            Err(e @ EngineError::Storage(_)) => return Err(e),
+            Err(e) => return Ok(Decision::Leave(e.to_string())),
         };
         if !run
             .entries
@@ -339,7 +328,7 @@ impl Engine {
     pub fn bulk_job(&self, id: &str) -> Result<BulkJob, EngineError> {
         self.store
             .record(keys::BULK, id)?
-            .ok_or_else(|| EngineError::Invalid(format!("bulk job \"{id}\" does not exist")))
+            .ok_or_else(|| EngineError::not_found(Thing::BulkJob, id))
     }
 
     pub fn bulk_jobs(&self) -> Result<Vec<BulkJob>, EngineError> {
@@ -371,6 +360,16 @@ impl Engine {
             self.store.put_record(keys::BULK, id, &job)?;
         }
         Ok(job)
+    }
+
+    /// Runs (or resumes) a bulk job to its end in the background; a failure
+    /// is logged, and the job resumes at the next start.
+    pub fn bulk_spawn(self: Arc<Self>, id: String) {
+        tokio::spawn(async move {
+            if let Err(e) = self.bulk_run(&id, |_| {}).await {
+                tracing::error!("bulk job {id}: {e}");
+            }
+        });
     }
 
     /// Runs (or resumes) a bulk job to its end, keeping its progress at

@@ -2,7 +2,6 @@
 //! of the channels they apply to, and the evaluation of their conditions.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
@@ -14,58 +13,7 @@ use crate::domain::notify::TemplateKind;
 use crate::domain::order::{Approval, Channel, Order, Source, check_id};
 use crate::domain::platform::{Dimension, Platform};
 
-/// A status in one dimension: `order:processing`, `payment:paid`; a bare
-/// code means the order dimension.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct StatusRef {
-    pub dimension: Dimension,
-    pub code: String,
-}
-
-impl FromStr for StatusRef {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (dimension, code) = match s.split_once(':') {
-            Some((d, c)) => {
-                let dimension = Dimension::ALL
-                    .into_iter()
-                    .find(|x| x.as_str() == d)
-                    .ok_or_else(|| {
-                        format!("status \"{s}\": \"{d}\" is not a dimension (known: order, payment, delivery)")
-                    })?;
-                (dimension, c)
-            }
-            None => (Dimension::Order, s),
-        };
-        if code.trim().is_empty() {
-            return Err(format!("status \"{s}\" has no code"));
-        }
-        Ok(StatusRef {
-            dimension,
-            code: code.to_owned(),
-        })
-    }
-}
-
-impl TryFrom<String> for StatusRef {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<StatusRef> for String {
-    fn from(s: StatusRef) -> String {
-        s.to_string()
-    }
-}
-
-impl fmt::Display for StatusRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.dimension, self.code)
-    }
-}
+pub use crate::domain::platform::StatusRef;
 
 /// `>= 100.00 EUR`, `< 50 EUR`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -592,11 +540,6 @@ pub fn trigger_names() -> String {
         .join(", ")
 }
 
-crate::domain::string_schema!(
-    StatusRef,
-    "`dimension:code`, e.g. `order:delivered` or `payment:paid`",
-    "order:delivered"
-);
 crate::domain::string_schema!(
     AmountCondition,
     "A comparison with an amount",

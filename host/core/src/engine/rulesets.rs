@@ -2,7 +2,7 @@
 //! `host/rulesets/`. Each applies to the generic plugin's statuses; copy and
 //! edit one (`statusport rule export`) for a platform of your own.
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Thing};
 
 /// (name, TOML) of every shipped rule set.
 pub const SHIPPED: &[(&str, &str)] = &[
@@ -29,10 +29,11 @@ pub const SHIPPED: &[(&str, &str)] = &[
 pub fn install(engine: &Engine, name: &str) -> Result<Vec<String>, EngineError> {
     let Some((_, text)) = SHIPPED.iter().find(|(n, _)| *n == name) else {
         let known: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
-        return Err(EngineError::Invalid(format!(
-            "no shipped rule set \"{name}\" (known: {})",
-            known.join(", ")
-        )));
+        return Err(EngineError::NotFound {
+            what: Thing::RuleSet,
+            id: name.to_owned(),
+            known: Some(known.join(", ")),
+        });
     };
     install_templates(engine)?;
     engine.import_rules(text)
@@ -48,8 +49,8 @@ pub fn install_templates(engine: &Engine) -> Result<Vec<String>, EngineError> {
         if known.iter().any(|k| k == name) {
             continue;
         }
-        let template =
-            crate::templates::parse_template(name, text).map_err(EngineError::Invalid)?;
+        let template = crate::templates::parse_template(name, text)
+            .map_err(|e| EngineError::invalid("template", e))?;
         engine.save_template(&template)?;
         saved.push(template.name);
     }

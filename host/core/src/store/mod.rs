@@ -7,6 +7,9 @@
 //! rules or plugins.
 
 pub mod keys;
+mod query;
+
+pub use query::{OrderQuery, Page, Tail};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;

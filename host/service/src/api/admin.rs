@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, AuditEntry, Body, Caller, State, reply};
+use super::{ApiError, AuditEntry, Body, Caller, State, query_error, reply, same_id};
 use crate::auth::{NewToken, Token};
 use statusport_core::domain::notify::{Template, WebhookEndpoint};
 use statusport_core::domain::order::Channel;
@@ -37,18 +37,6 @@ pub fn routes() -> OpenApiRouter<State> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(audit_log))
-}
-
-/// Refuses a body whose id differs from the path's.
-pub(super) fn same_id(path: &str, body: &str) -> Result<(), ApiError> {
-    if path == body {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "id",
-            format!("id: the body names \"{body}\" but the path names \"{path}\"; they must match"),
-        ))
-    }
 }
 
 // ----- rules ---------------------------------------------------------------
@@ -250,15 +238,7 @@ async fn delete_template(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.admin("change templates")?;
-    if state.engine.template(&name)?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "template \"{name}\" does not exist"
-        )));
-    }
-    state
-        .engine
-        .delete_template(&name)
-        .map_err(|e| ApiError::conflict(e.to_string()))?;
+    state.engine.delete_template(&name)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -379,15 +359,7 @@ async fn delete_channel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.admin("change channels")?;
-    if state.store.channel(&id)?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "channel \"{id}\" does not exist"
-        )));
-    }
-    state.engine.delete_channel(&id).map_err(|e| match e {
-        statusport_core::engine::EngineError::Invalid(m) => ApiError::conflict(m),
-        other => other.into(),
-    })?;
+    state.engine.delete_channel(&id)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -607,7 +579,7 @@ async fn webhook_deliveries(
     query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.reader("read webhooks")?;
-    let Query(query) = query.map_err(super::orders::query_error)?;
+    let Query(query) = query.map_err(query_error)?;
     find_webhook(&state, &id)?;
     let deliveries = state.store.webhook_deliveries(&id, query.get()?)?;
     Ok(reply(StatusCode::OK, deliveries))
@@ -768,7 +740,7 @@ async fn audit_log(
     query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.admin("read the audit log")?;
-    let Query(query) = query.map_err(super::orders::query_error)?;
+    let Query(query) = query.map_err(query_error)?;
     let entries: Vec<AuditEntry> = state.store.audit_log(query.get()?)?;
     Ok(reply(StatusCode::OK, entries))
 }

@@ -165,50 +165,12 @@ pub async fn as_problem(req: Request, next: Next) -> Response {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        let detail = e.to_string();
         match e {
-            EngineError::OrderNotFound(_) | EngineError::RuleNotFound(_) => {
-                ApiError::not_found(detail)
-            }
-            EngineError::ChannelNotFound { .. } => ApiError::invalid("channel", detail),
-            EngineError::PluginMissing { .. } => ApiError::conflict(detail),
-            EngineError::UnknownStatus { .. } => ApiError::invalid("status", detail),
-            EngineError::TransitionNotAllowed { .. }
-            | EngineError::RuleLoop { .. }
-            | EngineError::NotApplicable(_)
-            | EngineError::NothingToRollBack(_)
-            | EngineError::Conflict { .. }
-            | EngineError::EventReused { .. }
-            | EngineError::ReceiptReused { .. }
-            | EngineError::InUse(_) => ApiError::conflict(detail),
-            EngineError::InvalidRule { .. } => ApiError::invalid("rule", detail),
-            EngineError::InvalidTemplate { .. } => ApiError::invalid("template", detail),
-            EngineError::Invalid(message) => {
-                let field = field_of(&message);
-                ApiError::invalid(field, message)
-            }
-            EngineError::Store(e) => ApiError::internal(e),
+            EngineError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            EngineError::Invalid { field, message } => ApiError::invalid(field, message),
+            EngineError::Conflict(c) => ApiError::conflict(c.to_string()),
+            EngineError::Storage(e) => ApiError::internal(e),
         }
-    }
-}
-
-/// The field an engine message is about: its messages start with it
-/// (`order currency: …`, `packages[0].carrier "x" is not …`); one about
-/// the order as a whole (`order 17 has no shipment …`) names `order`.
-fn field_of(message: &str) -> String {
-    let head = message.split(':').next().unwrap_or_default();
-    let word = head
-        .strip_prefix("order ")
-        .unwrap_or(head)
-        .split(' ')
-        .next()
-        .unwrap_or_default();
-    if word.is_empty() {
-        "body".into()
-    } else if word.bytes().all(|b| b.is_ascii_digit()) {
-        "order".into()
-    } else {
-        word.to_owned()
     }
 }
 
@@ -351,25 +313,58 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// Refuses a body whose id differs from the path's.
+pub fn same_id(path: &str, body: &str) -> Result<(), ApiError> {
+    if path == body {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "id",
+            format!("id: the body names \"{body}\" but the path names \"{path}\"; they must match"),
+        ))
+    }
+}
+
+/// A query string that does not parse, as a 422 naming the parameter.
+pub fn query_error(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text)
+        .to_owned();
+    let field = detail
+        .split(['`', ':'])
+        .find(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .unwrap_or("query")
+        .to_owned();
+    ApiError::invalid(field, format!("query: {detail}"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::*;
+    use statusport_core::engine::{Conflict, Thing};
 
     #[test]
-    fn engine_messages_name_their_field() {
-        assert_eq!(
-            field_of("order currency: \"euro\" is not an ISO 4217 code"),
-            "currency"
-        );
-        assert_eq!(
-            field_of("packages[0].carrier \"pigeon\" is not a carrier of plugin x (known: dhl)"),
-            "packages[0].carrier"
-        );
-        assert_eq!(
-            field_of("order 17 has no shipment s-9 (known: s-1)"),
-            "order"
-        );
-        assert_eq!(field_of("to: must name an operator"), "to");
-        assert_eq!(field_of(""), "body");
+    fn an_engine_error_maps_by_its_kind_and_names_its_field() {
+        let problem = |e: EngineError| ApiError::from(e).problem();
+        let missing = problem(EngineError::not_found(Thing::Template, "hello"));
+        assert_eq!((missing.status, missing.field), (404, None));
+        assert_eq!(missing.detail, "template \"hello\" does not exist");
+        let wrong = problem(EngineError::invalid(
+            "lines[0].quantity",
+            "must be positive",
+        ));
+        assert_eq!(wrong.status, 422);
+        assert_eq!(wrong.field.as_deref(), Some("lines[0].quantity"));
+        let refused = problem(Conflict::InUse("channel shop holds orders".into()).into());
+        assert_eq!((refused.status, refused.field), (409, None));
+        let failed = problem(EngineError::Storage(StoreError::Corrupt {
+            key: "o/1".into(),
+            message: "not JSON".into(),
+        }));
+        assert_eq!(failed.status, 500);
     }
 }

@@ -11,10 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::orders::OrderQuery;
-use super::{ApiError, Caller, State};
+use super::views::OrderView;
+use super::{ApiError, Caller, State, query_error};
 use statusport_core::domain::order::Order;
 use statusport_core::domain::platform::Dimension;
+use statusport_core::store::OrderQuery;
 
 pub fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new().routes(routes!(export_orders))
@@ -77,8 +78,8 @@ impl ExportQuery {
             channel: self.channel.clone(),
             payment_status: self.payment_status.clone(),
             payment_method: self.payment_method.clone(),
-            from: time("from", &self.from)?,
-            to: time("to", &self.to)?,
+            created_from: time("from", &self.from)?,
+            created_to: time("to", &self.to)?,
             customer: self.customer.clone(),
             ..OrderQuery::default()
         })
@@ -89,7 +90,7 @@ impl ExportQuery {
 #[utoipa::path(get, path = "/api/exports/orders", tag = "exports", params(ExportQuery),
     responses(
         (status = 200, description = "the orders", content(
-            (String = "text/csv"), (String = "application/xml"), (Vec<Order> = "application/json"))),
+            (String = "text/csv"), (String = "application/xml"), (Vec<OrderView> = "application/json"))),
         (status = 403, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn export_orders(
     AxumState(state): AxumState<State>,
@@ -97,7 +98,7 @@ async fn export_orders(
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.reader("export orders")?;
-    let Query(query) = query.map_err(super::orders::query_error)?;
+    let Query(query) = query.map_err(query_error)?;
     let filter = query.filter()?;
     let format = query.format;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -108,7 +109,7 @@ async fn export_orders(
         if !send(writer.start()) {
             return;
         }
-        let orders = match filter.newest(&store, filter.window(None)) {
+        let orders = match store.orders_matching(&filter, None) {
             Ok(orders) => orders,
             Err(e) => {
                 let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
@@ -123,9 +124,6 @@ async fn export_orders(
                     return;
                 }
             };
-            if !filter.matches(&order) {
-                continue;
-            }
             writer.order(&order);
             if writer.buffer.len() >= 64 * 1024 && !send(std::mem::take(&mut writer.buffer)) {
                 return;
@@ -225,7 +223,8 @@ impl Writer {
                 if !self.first {
                     self.buffer.push(b',');
                 }
-                if serde_json::to_writer(&mut self.buffer, order).is_err() {
+                if serde_json::to_writer(&mut self.buffer, &OrderView::from(order.clone())).is_err()
+                {
                     self.buffer.extend_from_slice(b"null");
                 }
             }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod export;
 pub mod ops;
 pub mod orders;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::{Role, Token, Tokens};
 use crate::config::ApiConfig;
-pub use error::{ApiError, Body, PROBLEM_JSON, Problem};
+pub use error::{ApiError, Body, PROBLEM_JSON, Problem, query_error, same_id};
 use statusport_core::domain::order::{Actor, ChannelId, Order};
 use statusport_core::engine::Engine;
 use statusport_core::store::Store;

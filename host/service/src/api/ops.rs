@@ -10,9 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Body, Caller, State, reply};
+use super::{ApiError, Body, Caller, State, query_error, reply};
 use statusport_core::domain::job::{JobDone, JobState};
-use statusport_core::engine::Engine;
 use statusport_core::engine::bulk::{BulkJob, BulkSpec, DryRun};
 use statusport_core::store::JobRecord;
 
@@ -75,7 +74,7 @@ async fn list_jobs(
     query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.reader("read the outbox")?;
-    let Query(query) = query.map_err(super::orders::query_error)?;
+    let Query(query) = query.map_err(query_error)?;
     let jobs = match query.state.unwrap_or_default() {
         JobFilter::Failed => state.store.failed_jobs()?,
         JobFilter::Active => state.store.active_jobs()?,
@@ -153,74 +152,12 @@ async fn bulk_dry_run(
     Body(spec): Body<BulkSpec>,
 ) -> Result<Response, ApiError> {
     caller.operator("run bulk jobs")?;
-    check_bulk(&state, &spec)?;
     let engine = state.engine.clone();
     let actor = caller.actor();
     let dry = tokio::task::spawn_blocking(move || engine.bulk_dry_run(&spec, &actor))
         .await
         .map_err(ApiError::internal)??;
     Ok(reply(StatusCode::OK, dry))
-}
-
-/// Refuses a bulk job whose status or rule nothing could reach, before it
-/// walks every order to change none.
-fn check_bulk(state: &State, spec: &BulkSpec) -> Result<(), ApiError> {
-    use statusport_core::engine::bulk::BulkAction;
-    match &spec.action {
-        BulkAction::SetStatus { status } => {
-            let plugins: Vec<String> = match &spec.filter.channel {
-                Some(channel) => {
-                    let channel = state.store.channel(channel)?.ok_or_else(|| {
-                        ApiError::invalid(
-                            "filter.channel",
-                            format!("filter.channel: channel \"{channel}\" does not exist"),
-                        )
-                    })?;
-                    vec![channel.plugin]
-                }
-                None => state
-                    .store
-                    .channels()?
-                    .into_iter()
-                    .map(|c| c.plugin)
-                    .collect(),
-            };
-            let known = plugins.iter().any(|p| {
-                state
-                    .registry
-                    .as_ref()
-                    .and_then(|r| r.get(p))
-                    .is_some_and(|p| p.platform.status(status.dimension, &status.code).is_some())
-            });
-            if !known {
-                return Err(ApiError::invalid(
-                    "action.status",
-                    format!(
-                        "action.status: {status} is not a status of the plugins of the channels the filter covers ({})",
-                        plugins.join(", ")
-                    ),
-                ));
-            }
-        }
-        BulkAction::Rule { rule } => {
-            if !state.engine.rules().iter().any(|r| r.id == *rule) {
-                return Err(ApiError::invalid(
-                    "action.rule",
-                    format!("action.rule: rule \"{rule}\" does not exist"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs a bulk job to its end in the background.
-pub fn run_bulk(engine: Arc<Engine>, id: String) {
-    tokio::spawn(async move {
-        if let Err(e) = engine.bulk_run(&id, |_| {}).await {
-            tracing::error!("bulk job {id}: {e}");
-        }
-    });
 }
 
 /// Start a bulk job; it runs in the background (poll GET /api/bulk/{id}).
@@ -232,9 +169,8 @@ async fn start_bulk(
     Body(spec): Body<BulkSpec>,
 ) -> Result<Response, ApiError> {
     caller.operator("run bulk jobs")?;
-    check_bulk(&state, &spec)?;
     let job = state.engine.bulk_start(spec, caller.actor())?;
-    run_bulk(state.engine.clone(), job.id.clone());
+    state.engine.clone().bulk_spawn(job.id.clone());
     Ok(reply(StatusCode::ACCEPTED, job))
 }
 
@@ -259,11 +195,7 @@ async fn get_bulk(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.reader("read bulk jobs")?;
-    let job = state
-        .engine
-        .bulk_job(&id)
-        .map_err(|_| ApiError::not_found(format!("bulk job \"{id}\" does not exist")))?;
-    Ok(reply(StatusCode::OK, job))
+    Ok(reply(StatusCode::OK, state.engine.bulk_job(&id)?))
 }
 
 /// Stop a bulk job at its next checkpoint; what it changed stays changed.
@@ -276,10 +208,6 @@ async fn cancel_bulk(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.operator("cancel bulk jobs")?;
-    state
-        .engine
-        .bulk_job(&id)
-        .map_err(|_| ApiError::not_found(format!("bulk job \"{id}\" does not exist")))?;
     Ok(reply(StatusCode::OK, state.engine.bulk_cancel(&id)?))
 }
 

@@ -12,17 +12,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Body, Caller, State, event_id, reply};
+use super::views::{OrderView, OutcomeView};
+use super::{ApiError, Body, Caller, State, event_id, query_error, reply, same_id};
 use crate::auth::Role;
 use statusport_core::domain::event::{Event, EventKind, HistoryEntry, Stock};
 use statusport_core::domain::job::{JobOutcome, Receipt};
 use statusport_core::domain::money::Money;
 use statusport_core::domain::order::{ChannelId, Customer, Order, OrderId, ShipmentRecord};
 use statusport_core::domain::platform::Dimension;
+use statusport_core::domain::platform::StatusRef;
 use statusport_core::domain::shipment::Package;
-use statusport_core::engine::rule::StatusRef;
-use statusport_core::engine::{NewOrder, Outcome};
-use statusport_core::store::{JobRecord, Store, StoreError, TailWindow, keys};
+use statusport_core::engine::NewOrder;
+use statusport_core::store::{JobRecord, OrderQuery, Tail};
 
 pub fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -67,8 +68,8 @@ fn load(state: &State, caller: &Caller, id: u64) -> Result<Order, ApiError> {
 /// the order as it is.
 #[utoipa::path(post, path = "/api/orders", tag = "orders", request_body = NewOrder,
     responses(
-        (status = 201, description = "created", body = Order),
-        (status = 200, description = "the order existed already", body = Order),
+        (status = 201, description = "created", body = OrderView),
+        (status = 200, description = "the order existed already", body = OrderView),
         (status = 401, body = super::Problem), (status = 403, body = super::Problem),
         (status = 413, body = super::Problem), (status = 422, body = super::Problem),
     ))]
@@ -90,14 +91,14 @@ async fn create_order(
     } else {
         StatusCode::OK
     };
-    Ok(reply(status, order))
+    Ok(reply(status, OrderView::from(order)))
 }
 
-/// Filters of an order list.
+/// Filters of an order list, as query parameters.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct OrderQuery {
+pub struct OrderListParams {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Orders per page (default `api.default_page_size`, at most
@@ -127,122 +128,23 @@ pub struct OrderQuery {
     pub refund_due: Option<bool>,
 }
 
-impl OrderQuery {
-    pub fn matches(&self, order: &Order) -> bool {
-        self.status
-            .as_ref()
-            .is_none_or(|s| order.status(s.dimension) == Some(s.code.as_str()))
-            && self
-                .channel
-                .as_deref()
-                .is_none_or(|c| order.channel.as_str() == c)
-            && self
-                .payment_status
-                .as_deref()
-                .is_none_or(|p| order.status(Dimension::Payment) == Some(p))
-            && self
-                .payment_method
-                .as_deref()
-                .is_none_or(|m| order.payment_method == m)
-            && self.from.is_none_or(|t| order.created >= t)
-            && self.to.is_none_or(|t| order.created < t)
-            && self.customer.as_deref().is_none_or(|c| order.customer == c)
-            && self.refund_due.is_none_or(|r| order.refund_due == r)
-    }
-
-    /// Where in the "newest first" order a read starts and stops: just
-    /// after the cursor, and within `from` .. `to` (to the millisecond; the
-    /// filter itself is exact).
-    pub fn window(&self, cursor: Option<[u8; keys::TAIL_LEN]>) -> TailWindow {
-        let at = |t: Timestamp, id: u64| {
-            let mut tail = [0; keys::TAIL_LEN];
-            tail[..8].copy_from_slice(&keys::inverted(t));
-            tail[8..].copy_from_slice(&id.to_be_bytes());
-            tail
+impl OrderListParams {
+    /// The core's query, held to a connector's channel.
+    fn query(self, caller: &Caller) -> Result<OrderQuery, ApiError> {
+        let mut query = OrderQuery {
+            channel: self.channel,
+            status: self.status,
+            payment_status: self.payment_status,
+            payment_method: self.payment_method,
+            created_from: self.from,
+            created_to: self.to,
+            customer: self.customer,
+            refund_due: self.refund_due,
+            number: self.number,
+            invoice: self.invoice,
         };
-        // Orders newer than `to`'s millisecond come before this tail.
-        let to = self.to.map(|t| at(t, 0));
-        TailWindow {
-            after: cursor.max(to),
-            until: self.from.map(|t| at(t, u64::MAX)),
-        }
-    }
-
-    /// The orders that may match, newest first, within `window`: through
-    /// the customer's index, or a status's on each channel it can be on,
-    /// when the query names one; else through every order.
-    pub fn newest<'s>(
-        &self,
-        store: &'s Store,
-        window: TailWindow,
-    ) -> Result<
-        impl Iterator<Item = Result<([u8; keys::TAIL_LEN], Order), StoreError>> + 's,
-        StoreError,
-    > {
-        let status = self
-            .status
-            .as_ref()
-            .map(|s| (s.dimension, s.code.as_str()))
-            .or(self
-                .payment_status
-                .as_deref()
-                .map(|p| (Dimension::Payment, p)));
-        let prefixes = match (&self.customer, status) {
-            _ if self.refund_due == Some(true) => vec![keys::REFUND_DUE.to_vec()],
-            (Some(customer), _) => self
-                .channels(store)?
-                .iter()
-                .map(|c| keys::customer_prefix(c, customer))
-                .collect(),
-            (None, Some((dimension, code))) => self
-                .channels(store)?
-                .iter()
-                .map(|c| keys::status_prefix(c, dimension, code))
-                .collect(),
-            (None, None) => vec![keys::NEWEST.to_vec()],
-        };
-        let mut sources: Vec<_> = prefixes
-            .iter()
-            .map(|p| store.newest_under(p, &window).peekable())
-            .collect();
-        Ok(std::iter::from_fn(move || {
-            loop {
-                // The source whose next entry is newest; an error first.
-                let (next, _) = sources
-                    .iter_mut()
-                    .enumerate()
-                    .filter_map(|(i, s)| Some((i, s.peek()?.as_ref().ok().map(|(t, _)| *t))))
-                    .min_by_key(|(_, tail)| *tail)?;
-                let (tail, id) = match sources[next].next()? {
-                    Ok(entry) => entry,
-                    Err(e) => return Some(Err(e)),
-                };
-                match store.order(id) {
-                    Ok(Some(order)) => return Some(Ok((tail, order))),
-                    // Index and order are written in one batch: an entry
-                    // without its order is skipped, not fatal to the list.
-                    Ok(None) => continue,
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-        }))
-    }
-
-    /// The channels an index read covers: the one asked for, or all.
-    fn channels(&self, store: &Store) -> Result<Vec<String>, StoreError> {
-        Ok(match &self.channel {
-            Some(c) => vec![c.clone()],
-            None => store
-                .channels()?
-                .into_iter()
-                .map(|c| c.id.as_str().to_owned())
-                .collect(),
-        })
-    }
-
-    /// Holds a connector to its channel.
-    pub fn scope(&mut self, caller: &Caller) -> Result<(), ApiError> {
-        scope_channel(caller, &mut self.channel)
+        scope_channel(caller, &mut query.channel)?;
+        Ok(query)
     }
 }
 
@@ -261,7 +163,7 @@ fn scope_channel(caller: &Caller, channel: &mut Option<String>) -> Result<(), Ap
 /// One page of orders, newest first.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderPage {
-    pub orders: Vec<Order>,
+    pub orders: Vec<OrderView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
@@ -272,59 +174,35 @@ const SCAN_LIMIT: usize = 100_000;
 
 /// List orders newest first, filtered, a page at a time; `number` or
 /// `invoice` finds one order.
-#[utoipa::path(get, path = "/api/orders", tag = "orders", params(OrderQuery),
+#[utoipa::path(get, path = "/api/orders", tag = "orders", params(OrderListParams),
     responses((status = 200, body = OrderPage), (status = 401, body = super::Problem),
         (status = 403, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn list_orders(
     AxumState(state): AxumState<State>,
     caller: Caller,
-    query: Result<Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<OrderListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(mut query) = query.map_err(query_error)?;
-    query.scope(&caller)?;
-    let limit = page_size(&state, query.limit)?;
+    let Query(params) = query.map_err(query_error)?;
+    let limit = page_size(&state, params.limit)?;
+    let cursor = params.cursor.as_deref().map(parse_cursor).transpose()?;
+    let query = params.query(&caller)?;
     let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || -> Result<OrderPage, ApiError> {
-        let single = match (&query.number, &query.invoice) {
-            (Some(n), _) => Some(store.order_by_number(n)?),
-            (None, Some(i)) => Some(store.order_by_invoice(i)?),
-            (None, None) => None,
-        };
-        if let Some(found) = single {
-            let orders = found.into_iter().filter(|o| query.matches(o)).collect();
-            return Ok(OrderPage {
-                orders,
-                next_cursor: None,
-            });
-        }
-        let cursor = query.cursor.as_deref().map(parse_cursor).transpose()?;
-        let mut orders = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        for (scanned, entry) in query.newest(&store, query.window(cursor))?.enumerate() {
-            let (tail, order) = entry?;
-            if orders.len() == limit || scanned == SCAN_LIMIT {
-                more = true;
-                break;
-            }
-            last = Some(tail);
-            if query.matches(&order) {
-                orders.push(order);
-            }
-        }
-        Ok(OrderPage {
-            orders,
-            next_cursor: last.filter(|_| more).map(hex::encode),
-        })
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    Ok(reply(StatusCode::OK, page))
+    let page =
+        tokio::task::spawn_blocking(move || store.orders_page(&query, cursor, limit, SCAN_LIMIT))
+            .await
+            .map_err(ApiError::internal)??;
+    Ok(reply(
+        StatusCode::OK,
+        OrderPage {
+            orders: page.orders.into_iter().map(OrderView::from).collect(),
+            next_cursor: page.next.map(hex::encode),
+        },
+    ))
 }
 
 /// A page cursor as this host hands them out: the hex of the last order's
 /// place in the list.
-fn parse_cursor(cursor: &str) -> Result<[u8; keys::TAIL_LEN], ApiError> {
+fn parse_cursor(cursor: &str) -> Result<Tail, ApiError> {
     hex::decode(cursor)
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
@@ -338,7 +216,7 @@ fn parse_cursor(cursor: &str) -> Result<[u8; keys::TAIL_LEN], ApiError> {
         })
 }
 
-pub fn page_size(state: &State, limit: Option<usize>) -> Result<usize, ApiError> {
+fn page_size(state: &State, limit: Option<usize>) -> Result<usize, ApiError> {
     let max = state.config.max_page_size;
     match limit {
         None => Ok(state.config.default_page_size),
@@ -350,34 +228,20 @@ pub fn page_size(state: &State, limit: Option<usize>) -> Result<usize, ApiError>
     }
 }
 
-/// A query string that does not parse, as a 422 naming the parameter.
-pub fn query_error(e: axum::extract::rejection::QueryRejection) -> ApiError {
-    let text = e.body_text();
-    let detail = text
-        .strip_prefix("Failed to deserialize query string: ")
-        .unwrap_or(&text)
-        .to_owned();
-    let field = detail
-        .split(['`', ':'])
-        .find(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-        .unwrap_or("query")
-        .to_owned();
-    ApiError::invalid(field, format!("query: {detail}"))
-}
-
 /// Read one order.
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")),
-    responses((status = 200, body = Order), (status = 403, body = super::Problem),
+    responses((status = 200, body = OrderView), (status = 403, body = super::Problem),
         (status = 404, body = super::Problem)))]
 async fn get_order(
     AxumState(state): AxumState<State>,
     caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    Ok(reply(StatusCode::OK, load(&state, &caller, id)?))
+    Ok(reply(
+        StatusCode::OK,
+        OrderView::from(load(&state, &caller, id)?),
+    ))
 }
 
 /// Read one order by its order number (the number customers and people
@@ -385,7 +249,7 @@ async fn get_order(
 /// answer carries as `id`.
 #[utoipa::path(get, path = "/api/orders/by-number/{number}", tag = "orders",
     params(("number" = String, Path, description = "The order number")),
-    responses((status = 200, body = Order), (status = 403, body = super::Problem),
+    responses((status = 200, body = OrderView), (status = 403, body = super::Problem),
         (status = 404, body = super::Problem)))]
 async fn get_order_by_number(
     AxumState(state): AxumState<State>,
@@ -398,7 +262,7 @@ async fn get_order_by_number(
         ))
     })?;
     caller.order(&order)?;
-    Ok(reply(StatusCode::OK, order))
+    Ok(reply(StatusCode::OK, OrderView::from(order)))
 }
 
 /// An order's history: every change, who made it, by which event and rule.
@@ -455,7 +319,7 @@ pub struct EventRequest {
 /// date, a status the platform reports, … The rules run on it.
 #[utoipa::path(post, path = "/api/orders/{id}/events", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = EventRequest,
-    responses((status = 200, body = Outcome), (status = 403, body = super::Problem),
+    responses((status = 200, body = OutcomeView), (status = 403, body = super::Problem),
         (status = 404, body = super::Problem), (status = 409, body = super::Problem),
         (status = 422, body = super::Problem)))]
 async fn post_event(
@@ -541,7 +405,7 @@ async fn apply_at(
         occurred_at,
     };
     let outcome = state.engine.apply(event).await?;
-    Ok(reply(StatusCode::OK, outcome))
+    Ok(reply(StatusCode::OK, OutcomeView::from(outcome)))
 }
 
 /// A manual status change.
@@ -558,7 +422,7 @@ pub struct StatusRequest {
 /// move.
 #[utoipa::path(post, path = "/api/orders/{id}/status", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = StatusRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem),
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem),
         (status = 422, body = super::Problem)))]
 async fn set_status(
     AxumState(state): AxumState<State>,
@@ -587,7 +451,7 @@ pub struct CancelRequest {
 /// Cancel an order: its order status goes to the plugin's cancelled status.
 #[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = CancelRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem)))]
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem)))]
 async fn cancel(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -621,7 +485,7 @@ macro_rules! action_route {
         #[utoipa::path(post, path = $path, tag = "orders",
             params(("id" = u64, Path, description = "The order's id")),
             request_body(content = Option<ActionRequest>),
-            responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 403, body = super::Problem),
+            responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem), (status = 403, body = super::Problem),
                 (status = 404, body = super::Problem), (status = 422, body = super::Problem)))]
         async fn $name(
             AxumState(state): AxumState<State>,
@@ -675,7 +539,7 @@ pub struct AssignRequest {
 /// Assign an order to an operator.
 #[utoipa::path(post, path = "/api/orders/{id}/assign", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = AssignRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn assign(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -705,7 +569,7 @@ pub struct CustomerRequest {
 /// Move an order to another customer.
 #[utoipa::path(post, path = "/api/orders/{id}/customer", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = CustomerRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem,
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem), (status = 422, body = super::Problem,
         description = "The customer has no record")))]
 async fn move_customer(
     AxumState(state): AxumState<State>,
@@ -757,7 +621,7 @@ pub struct PaymentRequest {
 /// as matched, and the rules run as if the callback had come.
 #[utoipa::path(post, path = "/api/orders/{id}/complete-payment", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = PaymentRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 403, body = super::Problem)))]
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem), (status = 403, body = super::Problem)))]
 async fn complete_payment(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -793,7 +657,7 @@ pub struct RollbackRequest {
 /// Roll a dimension back to the status before its last change.
 #[utoipa::path(post, path = "/api/orders/{id}/rollback", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = RollbackRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem)))]
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem)))]
 async fn rollback(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -811,7 +675,7 @@ async fn rollback(
             request.rerun_rules,
         )
         .await?;
-    Ok(reply(StatusCode::OK, outcome))
+    Ok(reply(StatusCode::OK, OutcomeView::from(outcome)))
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -828,7 +692,7 @@ pub struct ShipmentRequest {
 /// Add a shipment with its packages and tracking numbers.
 #[utoipa::path(post, path = "/api/orders/{id}/shipments", tag = "orders",
     params(("id" = u64, Path, description = "The order's id")), request_body = ShipmentRequest,
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn add_shipment(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -848,7 +712,7 @@ async fn add_shipment(
 #[utoipa::path(post, path = "/api/orders/{id}/shipments/{shipment}/done", tag = "orders",
     params(("id" = u64, Path, description = "The order's id"),
         ("shipment" = String, Path, description = "The shipment's id")),
-    responses((status = 200, body = Outcome), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
+    responses((status = 200, body = OutcomeView), (status = 409, body = super::Problem), (status = 422, body = super::Problem)))]
 async fn shipment_done(
     AxumState(state): AxumState<State>,
     caller: Caller,
@@ -1104,7 +968,7 @@ async fn put_customer(
         caller.operator("change customers")?;
     }
     let Query(at) = at.map_err(query_error)?;
-    super::admin::same_id(&id, &customer.id)?;
+    same_id(&id, &customer.id)?;
     if customer.id.trim().is_empty()
         || customer.id.len() > 200
         || customer.id.chars().any(char::is_control)
@@ -1183,7 +1047,7 @@ async fn delete_customer(
 /// A customer's orders, newest first.
 #[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
     params(("customer" = String, Path, description = "The customer's id"), CustomerChannel),
-    responses((status = 200, body = Vec<Order>), (status = 404, body = super::Problem),
+    responses((status = 200, body = Vec<OrderView>), (status = 404, body = super::Problem),
         (status = 422, body = super::Problem)))]
 async fn customer_orders(
     AxumState(state): AxumState<State>,
@@ -1204,7 +1068,7 @@ async fn customer_orders(
         if let Some(order) = state.store.order(id)?
             && caller.order(&order).is_ok()
         {
-            orders.push(order);
+            orders.push(OrderView::from(order));
         }
     }
     Ok(reply(StatusCode::OK, orders))

@@ -1,14 +1,18 @@
 //! The engine through its public API, on a real sled store, with the
-//! statuses of the real bundled plugins.
+//! statuses the bundled plugins declare (from their `describe` snapshots:
+//! the core's tests never start the plugin runtime).
 
 mod bulk;
 mod conditions;
 mod crash;
+mod fuzzing;
+mod kills;
 mod parsers;
 mod properties;
 mod refusals;
 mod safety;
 mod store;
+mod support;
 mod triggers;
 mod workflows;
 
@@ -22,7 +26,6 @@ use statusport_core::domain::order::{Actor, Channel, Line, Order, OrderId};
 use statusport_core::domain::platform::Dimension;
 use statusport_core::engine::{Engine, NewOrder, Outcome, rulesets};
 use statusport_core::store::Store;
-use statusport_tests::bundled_platforms;
 
 /// An engine on a temporary store whose clock the test moves.
 pub struct Fixture {
@@ -41,7 +44,7 @@ impl Fixture {
         let offset = offset_secs.clone();
         let engine = Engine::with_clock(
             store,
-            bundled_platforms(),
+            support::platforms(),
             Box::new(move || {
                 Timestamp::now() + SignedDuration::from_secs(offset.load(Ordering::SeqCst))
             }),

@@ -503,7 +503,7 @@ async fn rollback_returns_to_the_previous_status_without_effects() {
 async fn goods_received_wakes_the_orders_holding_the_article() {
     let f = Fixture::with_channels();
     f.engine
-        .import_rules(statusport_tests::shop::IN_STOCK_RULE)
+        .import_rules(super::support::IN_STOCK_RULE)
         .unwrap();
     let order = f.order("shop", "G-1", "card").await;
     let touched = f.engine.goods_received("SKU-200", 5, "gr-1").await.unwrap();

@@ -4,8 +4,8 @@ use statusport_core::domain::event::{Change, EventKind};
 use statusport_core::domain::order::{Actor, OrderId};
 use statusport_core::domain::platform::Dimension;
 use statusport_core::engine::EngineError;
-use statusport_core::engine::bulk::{BulkAction, BulkSpec, BulkState, OrderFilter};
-use statusport_core::store::keys;
+use statusport_core::engine::bulk::{BulkAction, BulkSpec, BulkState};
+use statusport_core::store::{OrderQuery, keys};
 
 use super::{Fixture, status};
 
@@ -15,10 +15,10 @@ fn ops() -> Actor {
 
 fn set_status(channel: &str, from: &str, to: &str) -> BulkSpec {
     BulkSpec {
-        filter: OrderFilter {
+        filter: OrderQuery {
             channel: Some(channel.into()),
             status: Some(from.parse().unwrap()),
-            ..OrderFilter::default()
+            ..OrderQuery::default()
         },
         action: BulkAction::SetStatus {
             status: to.parse().unwrap(),
@@ -125,9 +125,9 @@ async fn a_dry_run_says_why_the_other_orders_would_not_change() {
     )
     .await;
     let spec = BulkSpec {
-        filter: OrderFilter {
+        filter: OrderQuery {
             channel: Some("sw".into()),
-            ..OrderFilter::default()
+            ..OrderQuery::default()
         },
         action: BulkAction::SetStatus {
             status: "order:completed".parse().unwrap(),
@@ -175,7 +175,7 @@ then = { webhook = "order.archived" }
     )
     .await;
     let spec = BulkSpec {
-        filter: OrderFilter::default(),
+        filter: OrderQuery::default(),
         action: BulkAction::Rule {
             rule: "archive-paid".into(),
         },
@@ -377,7 +377,7 @@ async fn all<T>(futures: impl IntoIterator<Item = impl Future<Output = T>>) -> V
 async fn bulk_jobs_naming_what_does_not_exist_are_refused() {
     let f = Fixture::with_channels();
     let unknown_rule = BulkSpec {
-        filter: OrderFilter::default(),
+        filter: OrderQuery::default(),
         action: BulkAction::Rule {
             rule: "nope".into(),
         },
@@ -390,7 +390,10 @@ async fn bulk_jobs_naming_what_does_not_exist_are_refused() {
 
     let unknown_status = set_status("shop", "order:received", "order:teleported");
     let err = f.engine.bulk_dry_run(&unknown_status, &ops()).unwrap_err();
-    assert!(matches!(err, EngineError::UnknownStatus { .. }), "{err}");
+    assert!(
+        matches!(&err, EngineError::Invalid { field, .. } if field == "action.status"),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("archived"),
         "known statuses are listed: {err}"

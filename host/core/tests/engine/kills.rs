@@ -1,4 +1,6 @@
-//! What the crash tests share: a seeded generator of kill moments, and a
+//! What the crash tests share — the engine's (`crash`) and the outbox's
+//! (`tests/tests/outbox/crash.rs`, which includes this file as
+//! `statusport_tests::crash`): a seeded generator of kill moments, and a
 //! worker process run until it finishes or killed with SIGKILL.
 
 use std::io::{BufRead, BufReader};

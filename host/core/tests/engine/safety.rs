@@ -6,7 +6,7 @@
 use statusport_core::domain::event::{Change, Event, EventKind, JobKind};
 use statusport_core::domain::order::{Actor, Approval, OrderId};
 use statusport_core::domain::platform::Dimension;
-use statusport_core::engine::{EngineError, Outcome, rulesets};
+use statusport_core::engine::{Conflict, EngineError, Outcome, rulesets};
 
 use super::{Fixture, status};
 
@@ -79,7 +79,7 @@ async fn an_event_id_reused_with_another_body_is_refused_naming_the_earlier_even
         .await
         .unwrap_err();
     assert!(
-        matches!(reused, EngineError::EventReused { .. }),
+        matches!(reused, EngineError::Conflict(Conflict::EventReused { .. })),
         "{reused}"
     );
     let text = reused.to_string();
@@ -465,7 +465,7 @@ async fn a_status_set_by_hand_is_pushed_unless_the_channel_says_not() {
 async fn goods_received_wakes_each_order_once_from_the_receipt_record() {
     let f = Fixture::with_channels();
     f.engine
-        .import_rules(statusport_tests::shop::IN_STOCK_RULE)
+        .import_rules(super::support::IN_STOCK_RULE)
         .unwrap();
     let a = f.order("shop", "G-1", "card").await;
     let b = f.order("shop", "G-2", "card").await;
@@ -519,7 +519,7 @@ async fn one_failing_order_does_not_stop_the_timer_for_the_others() {
     let f = Fixture::with_channels();
     // A loop for orders over 50 EUR only: their time_passed event fails.
     f.engine
-        .import_rules(statusport_tests::shop::LOOP_FOR_LARGE_ORDERS)
+        .import_rules(super::support::LOOP_FOR_LARGE_ORDERS)
         .unwrap();
     let bad = f.order("shop", "T-1", "card").await;
     let mut small = super::new_order("shop", "T-2", "card");

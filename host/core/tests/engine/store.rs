@@ -7,7 +7,6 @@ use statusport_core::domain::order::Actor;
 use statusport_core::domain::platform::Dimension;
 use statusport_core::engine::Engine;
 use statusport_core::store::{CommitError, Store, Write};
-use statusport_tests::bundled_platforms;
 
 use super::{Fixture, new_order, status};
 
@@ -85,7 +84,7 @@ async fn orders_and_numbers_survive_a_restart() {
         statusport_core::store::STORE_VERSION
     );
     assert_eq!(store.order(a.id).unwrap().unwrap().number, "10000");
-    let engine = Engine::new(store, bundled_platforms()).unwrap();
+    let engine = Engine::new(store, super::support::platforms()).unwrap();
     let (b, _) = engine
         .create_order(new_order("woo", "N-2", "card"), Actor::System, true)
         .await
