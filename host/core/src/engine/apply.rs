@@ -25,25 +25,9 @@ impl Engine {
                 .ok_or(EngineError::not_found(Thing::Order, event.order))?;
             let (run, channel) = self.plan(order.clone(), &event, None)?;
             let jobs = self.jobs_of(&run, &channel)?;
-            let write = Write {
-                before: Some(order),
-                after: run.order.clone(),
-                history: run.entries.clone(),
-                jobs: jobs.clone(),
-                event: Some((event.id.clone(), run.applied(event.actor.source(), &body))),
-                assign_order_number: false,
-                assign_invoice_number: run.invoice,
-                stock: run.stock.clone(),
-            };
-            match self.store.commit_durable(write).await {
-                Ok(committed) => {
-                    count_transitions(&committed.history);
-                    return Ok(Outcome::Applied {
-                        order: Box::new(committed.order),
-                        history: committed.history,
-                        jobs,
-                    });
-                }
+            let write = run.into_write(Some(order), jobs.clone(), event.actor.source(), &body);
+            match self.commit(write).await {
+                Ok(committed) => return Ok(Outcome::applied(committed, jobs)),
                 // Another writer applied it meanwhile: the next round reads
                 // what it applied.
                 Err(CommitError::Stale { .. } | CommitError::EventApplied(_)) => continue,
@@ -127,25 +111,9 @@ impl Engine {
             }
             self.finish(&mut run, &channel, &platform);
             let jobs = self.jobs_of(&run, &channel)?;
-            let write = Write {
-                before: Some(order),
-                after: run.order.clone(),
-                history: run.entries.clone(),
-                jobs: jobs.clone(),
-                event: Some((event_id, run.applied(actor.source(), ""))),
-                assign_order_number: false,
-                assign_invoice_number: run.invoice,
-                stock: run.stock.clone(),
-            };
-            match self.store.commit_durable(write).await {
-                Ok(committed) => {
-                    count_transitions(&committed.history);
-                    return Ok(Outcome::Applied {
-                        order: Box::new(committed.order),
-                        history: committed.history,
-                        jobs,
-                    });
-                }
+            let write = run.into_write(Some(order), jobs.clone(), actor.source(), "");
+            match self.commit(write).await {
+                Ok(committed) => return Ok(Outcome::applied(committed, jobs)),
                 Err(CommitError::Stale { .. } | CommitError::EventApplied(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -155,6 +123,25 @@ impl Engine {
             message: format!("kept changing under {MAX_RETRIES} attempts; try again"),
         }
         .into())
+    }
+}
+
+impl Engine {
+    /// Commits a run's write durably and counts its status moves.
+    pub(super) async fn commit(&self, write: Write) -> Result<Committed, CommitError> {
+        let committed = self.store.commit_durable(write).await?;
+        count_transitions(&committed.history);
+        Ok(committed)
+    }
+}
+
+impl Outcome {
+    fn applied(committed: Committed, jobs: Vec<Job>) -> Outcome {
+        Outcome::Applied {
+            order: Box::new(committed.order),
+            history: committed.history,
+            jobs,
+        }
     }
 }
 

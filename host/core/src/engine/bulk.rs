@@ -250,16 +250,12 @@ impl Engine {
             return Ok(Decision::Leave(reason));
         }
         let jobs = self.jobs_of(&run, &channel)?;
-        Ok(Decision::Change(Box::new(Write {
-            before: Some(order),
-            after: run.order.clone(),
-            history: run.entries.clone(),
+        Ok(Decision::Change(Box::new(run.into_write(
+            Some(order),
             jobs,
-            event: Some((event_id.to_owned(), run.applied(actor.source(), ""))),
-            assign_order_number: false,
-            assign_invoice_number: run.invoice,
-            stock: run.stock.clone(),
-        })))
+            actor.source(),
+            "",
+        ))))
     }
 
     /// What `spec` would change, and why not for the rest. Writes nothing.

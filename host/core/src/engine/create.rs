@@ -36,21 +36,9 @@ impl Engine {
         self.run_rules(&mut run, &channel, &platform)?;
         self.finish(&mut run, &channel, &platform);
         let jobs = self.jobs_of(&run, &channel)?;
-        let write = Write {
-            before: None,
-            after: run.order.clone(),
-            history: run.entries.clone(),
-            jobs,
-            event: Some((event_id.clone(), run.applied(actor.source(), ""))),
-            assign_order_number: true,
-            assign_invoice_number: run.invoice,
-            stock: run.stock.clone(),
-        };
-        match self.store.commit_durable(write).await {
-            Ok(committed) => {
-                count_transitions(&committed.history);
-                Ok((committed.order, true))
-            }
+        let write = run.into_write(None, jobs, actor.source(), "");
+        match self.commit(write).await {
+            Ok(committed) => Ok((committed.order, true)),
             Err(CommitError::Duplicate { existing, .. }) => {
                 let order = self
                     .store

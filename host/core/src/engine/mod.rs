@@ -40,7 +40,7 @@ use crate::domain::order::{
 };
 use crate::domain::platform::{Dimension, Platform};
 use crate::ports::Platforms;
-use crate::store::{CommitError, Store, StoreError, Write, keys};
+use crate::store::{CommitError, Committed, Store, StoreError, Write, keys};
 use rule::{Rule, RuleScope};
 
 /// How many rule firings one event may cause before the chain is taken for a

@@ -99,27 +99,16 @@ impl Engine {
                 run.history(None, Change::Held { trigger });
             }
             for rule in rules.iter() {
-                if !rule.enabled
-                    || (pending && !for_unapproved(rule))
-                    || !rule.on.contains(&trigger)
-                    || !rule.covers(channel)
+                if !rule.on.contains(&trigger)
                     || (!rule.sources.is_empty() && !rule.sources.contains(&source))
-                    || (rule.once_per_order && run.order.fired_once.contains(&rule.id))
                 {
                     continue;
                 }
-                if !rule.from.is_empty()
-                    && !rule
-                        .from
-                        .iter()
-                        .any(|f| run.order.status(f.dimension) == Some(f.code.as_str()))
-                {
-                    continue;
-                }
-                match rule.conditions_hold(&run.order, run.now) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(message) => {
+                // The order was rejected in this very event: the rejection's
+                // own rules still run.
+                match blocked(rule, &run.order, channel, run.now, false) {
+                    None => {}
+                    Some(Blocked::ConditionFailed(message)) => {
                         run.history(
                             Some(&rule.id),
                             Change::Skipped {
@@ -129,6 +118,7 @@ impl Engine {
                         );
                         continue;
                     }
+                    Some(_) => continue,
                 }
                 fired.push(&rule.id);
                 if fired.len() > limit {
@@ -354,39 +344,43 @@ pub(super) fn for_unapproved(rule: &Rule) -> bool {
     rule.when.approved == Some(false)
 }
 
-/// Why `rule` cannot fire for `order` now, if it cannot.
-pub(super) fn rule_blocked(
+/// Why a rule may not fire on an order now.
+pub(super) enum Blocked {
+    Disabled,
+    AwaitingApproval,
+    Rejected,
+    NotCovered,
+    FiredOnce,
+    NotFrom,
+    ConditionsFalse,
+    /// A condition could not be evaluated (a CEL expression that fails).
+    ConditionFailed(String),
+}
+
+/// The one check of whether `rule` may fire on `order`, for the rule
+/// pipeline and for a rule applied by hand alike (triggers and sources
+/// aside, which only the pipeline has). A rejected order blocks every rule
+/// when `rejected_blocks`; the pipeline still runs the rejection's own.
+pub(super) fn blocked(
     rule: &Rule,
     order: &Order,
     channel: &Channel,
     now: Timestamp,
-) -> Option<String> {
+    rejected_blocks: bool,
+) -> Option<Blocked> {
     if !rule.enabled {
-        return Some(format!("rule {} is disabled", rule.id));
+        return Some(Blocked::Disabled);
     }
     match order.approval {
-        Approval::Pending if !for_unapproved(rule) => {
-            return Some(format!(
-                "order {} is waiting for approval; its rules run once it is approved",
-                order.id
-            ));
-        }
-        Approval::Rejected => {
-            return Some(format!(
-                "order {} was rejected; no rule runs for it",
-                order.id
-            ));
-        }
+        Approval::Pending if !for_unapproved(rule) => return Some(Blocked::AwaitingApproval),
+        Approval::Rejected if rejected_blocks => return Some(Blocked::Rejected),
         _ => {}
     }
     if !rule.covers(channel) {
-        return Some(format!(
-            "rule {} does not cover channel {}",
-            rule.id, channel.id
-        ));
+        return Some(Blocked::NotCovered);
     }
     if rule.once_per_order && order.fired_once.contains(&rule.id) {
-        return Some(format!("rule {} fired for this order already", rule.id));
+        return Some(Blocked::FiredOnce);
     }
     if !rule.from.is_empty()
         && !rule
@@ -394,18 +388,38 @@ pub(super) fn rule_blocked(
             .iter()
             .any(|f| order.status(f.dimension) == Some(f.code.as_str()))
     {
-        let from: Vec<String> = rule.from.iter().map(ToString::to_string).collect();
-        return Some(format!(
-            "rule {} starts only from {}",
-            rule.id,
-            from.join(", ")
-        ));
+        return Some(Blocked::NotFrom);
     }
     match rule.conditions_hold(order, now) {
         Ok(true) => None,
-        Ok(false) => Some(format!("the conditions of rule {} do not hold", rule.id)),
-        Err(message) => Some(format!("rule {}: {message}", rule.id)),
+        Ok(false) => Some(Blocked::ConditionsFalse),
+        Err(message) => Some(Blocked::ConditionFailed(message)),
     }
+}
+
+/// Why `rule` may not be applied by hand to `order`, in words.
+pub(super) fn rule_blocked(
+    rule: &Rule,
+    order: &Order,
+    channel: &Channel,
+    now: Timestamp,
+) -> Option<String> {
+    Some(match blocked(rule, order, channel, now, true)? {
+        Blocked::Disabled => format!("rule {} is disabled", rule.id),
+        Blocked::AwaitingApproval => format!(
+            "order {} is waiting for approval; its rules run once it is approved",
+            order.id
+        ),
+        Blocked::Rejected => format!("order {} was rejected; no rule runs for it", order.id),
+        Blocked::NotCovered => format!("rule {} does not cover channel {}", rule.id, channel.id),
+        Blocked::FiredOnce => format!("rule {} fired for this order already", rule.id),
+        Blocked::NotFrom => {
+            let from: Vec<String> = rule.from.iter().map(ToString::to_string).collect();
+            format!("rule {} starts only from {}", rule.id, from.join(", "))
+        }
+        Blocked::ConditionsFalse => format!("the conditions of rule {} do not hold", rule.id),
+        Blocked::ConditionFailed(message) => format!("rule {}: {message}", rule.id),
+    })
 }
 
 /// What one event does, built up before the commit.
@@ -466,7 +480,30 @@ impl Run {
         self.original.status(dimension).map(str::to_owned)
     }
 
-    pub(super) fn applied(&self, source: Source, body: &str) -> AppliedEvent {
+    /// The one write this run makes: the order, its new history, `jobs`,
+    /// stock and the applied event (with `body`) — a new order (`before`
+    /// none) draws its number.
+    pub(super) fn into_write(
+        self,
+        before: Option<Order>,
+        jobs: Vec<Job>,
+        source: Source,
+        body: &str,
+    ) -> Write {
+        let applied = self.applied(source, body);
+        Write {
+            assign_order_number: before.is_none(),
+            before,
+            after: self.order,
+            history: self.entries,
+            jobs,
+            event: Some((self.event, applied)),
+            assign_invoice_number: self.invoice,
+            stock: self.stock,
+        }
+    }
+
+    fn applied(&self, source: Source, body: &str) -> AppliedEvent {
         AppliedEvent {
             order: self.order.id,
             at: self.now,
