@@ -7,6 +7,7 @@ pub mod money;
 pub mod notify;
 pub mod order;
 pub mod platform;
+pub mod rule;
 pub mod shipment;
 
 /// OpenAPI schemas of the types that travel as one string (`"19.99 EUR"`,
