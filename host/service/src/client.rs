@@ -15,8 +15,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use jiff::Timestamp;
 use statusport::api::Problem;
 use statusport_core::domain::order::Order;
+use statusport_core::domain::platform::StatusRef;
+use statusport_core::store::OrderQuery;
 
 /// Prints a line; a closed stdout ends the command quietly.
 macro_rules! out {
@@ -221,37 +224,73 @@ pub enum OrderCommand {
     },
 }
 
+/// The order filter of `order list` and `export`: the core's `OrderQuery`
+/// as options, checked here before anything is sent.
 #[derive(Args, Debug, Clone)]
 pub struct OrderFilterArgs {
     /// `dimension:code`, e.g. order:processing.
     #[arg(long)]
-    status: Option<String>,
+    status: Option<StatusRef>,
     #[arg(long)]
     channel: Option<String>,
+    /// The payment dimension's status, e.g. paid.
     #[arg(long)]
     payment_status: Option<String>,
+    #[arg(long)]
+    payment_method: Option<String>,
     #[arg(long)]
     customer: Option<String>,
     /// Created at or after (RFC 3339).
     #[arg(long)]
-    from: Option<String>,
+    from: Option<Timestamp>,
     /// Created before (RFC 3339).
     #[arg(long)]
-    to: Option<String>,
+    to: Option<Timestamp>,
+    /// true: only orders with a refund due; false: only those without.
+    #[arg(long)]
+    refund_due: Option<bool>,
+    /// The order with this order number.
+    #[arg(long)]
+    number: Option<String>,
+    /// The order with this invoice number.
+    #[arg(long)]
+    invoice: Option<String>,
     /// Orders to show.
     #[arg(long, default_value_t = 20)]
     limit: usize,
 }
 
 impl OrderFilterArgs {
+    fn query(&self) -> OrderQuery {
+        OrderQuery {
+            channel: self.channel.clone(),
+            status: self.status.clone(),
+            payment_status: self.payment_status.clone(),
+            payment_method: self.payment_method.clone(),
+            created_from: self.from,
+            created_to: self.to,
+            customer: self.customer.clone(),
+            refund_due: self.refund_due,
+            number: self.number.clone(),
+            invoice: self.invoice.clone(),
+        }
+    }
+
+    /// The query as the API's list and export parameters.
     fn pairs(&self) -> String {
+        let q = self.query();
+        let text = |v: &Option<String>| v.clone();
         query(&[
-            ("status", &self.status),
-            ("channel", &self.channel),
-            ("payment_status", &self.payment_status),
-            ("customer", &self.customer),
-            ("from", &self.from),
-            ("to", &self.to),
+            ("status", &q.status.as_ref().map(ToString::to_string)),
+            ("channel", &text(&q.channel)),
+            ("payment_status", &text(&q.payment_status)),
+            ("payment_method", &text(&q.payment_method)),
+            ("customer", &text(&q.customer)),
+            ("from", &q.created_from.map(|t| t.to_string())),
+            ("to", &q.created_to.map(|t| t.to_string())),
+            ("refund_due", &q.refund_due.map(|r| r.to_string())),
+            ("number", &text(&q.number)),
+            ("invoice", &text(&q.invoice)),
         ])
     }
 }

@@ -100,6 +100,39 @@ async fn the_client_commands_work_over_the_api() {
     let (code, _, err) = statusport(&api, &api.admin, &["order", "get", "10004x"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("--number"), "{err}");
+    // The list filter is the core's order query, checked before it is sent.
+    let (code, out, err) = statusport(
+        &api,
+        &api.admin,
+        &["order", "list", "--number", number, "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let found: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(found.len(), 1, "{out}");
+    assert_eq!(found[0]["number"], number);
+    let (code, out, err) = statusport(
+        &api,
+        &api.admin,
+        &["order", "list", "--refund-due", "true", "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "[]", "no order has a refund due");
+    let (code, _, err) = statusport(
+        &api,
+        &api.admin,
+        &["order", "list", "--status", "shipping:out"],
+    )
+    .await;
+    assert_eq!(code, 2, "a bad filter is a usage error: {err}");
+    assert!(
+        err.contains("--status") && err.contains("\"shipping\" is not a dimension"),
+        "{err}"
+    );
+    let (code, _, err) = statusport(&api, &api.admin, &["export", "--from", "yesterday"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--from"), "{err}");
 
     // Rules: import a file, list them.
     let rules = dir.join("rules.toml");

@@ -12,6 +12,7 @@ pub enum Thing {
     Rule,
     Template,
     Webhook,
+    Customer,
     BulkJob,
     RuleSet,
 }
@@ -24,6 +25,7 @@ impl std::fmt::Display for Thing {
             Thing::Rule => "rule",
             Thing::Template => "template",
             Thing::Webhook => "webhook",
+            Thing::Customer => "customer",
             Thing::BulkJob => "bulk job",
             Thing::RuleSet => "shipped rule set",
         })

@@ -12,6 +12,7 @@ mod apply;
 pub mod bulk;
 mod catalogue;
 mod create;
+mod customers;
 mod direct;
 mod error;
 mod pipeline;

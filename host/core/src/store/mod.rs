@@ -6,9 +6,11 @@
 //! [`Store::commit_many`] for group commit and bulk). It knows nothing of
 //! rules or plugins.
 
+mod articles;
 pub mod keys;
 mod query;
 
+pub use articles::{ArticleOrder, ArticleReport};
 pub use query::{OrderQuery, Page, Tail};
 
 use std::collections::{BTreeMap, BTreeSet};

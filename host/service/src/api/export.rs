@@ -48,6 +48,12 @@ pub struct ExportQuery {
     #[param(format = DateTime)]
     pub to: Option<String>,
     pub customer: Option<String>,
+    /// `true`: only orders with a refund due; `false`: only those without.
+    pub refund_due: Option<bool>,
+    /// The order with this order number.
+    pub number: Option<String>,
+    /// The order with this invoice number.
+    pub invoice: Option<String>,
 }
 
 impl ExportQuery {
@@ -81,7 +87,9 @@ impl ExportQuery {
             created_from: time("from", &self.from)?,
             created_to: time("to", &self.to)?,
             customer: self.customer.clone(),
-            ..OrderQuery::default()
+            refund_due: self.refund_due,
+            number: self.number.clone(),
+            invoice: self.invoice.clone(),
         })
     }
 }

@@ -1,8 +1,6 @@
 //! Orders: create or import, read, list and search, events, manual changes
 //! and shipments.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,13 +15,12 @@ use super::{ApiError, Body, Caller, State, event_id, query_error, reply, same_id
 use crate::auth::Role;
 use statusport_core::domain::event::{Event, EventKind, HistoryEntry, Stock};
 use statusport_core::domain::job::{JobOutcome, Receipt};
-use statusport_core::domain::money::Money;
 use statusport_core::domain::order::{ChannelId, Customer, Order, OrderId, ShipmentRecord};
 use statusport_core::domain::platform::Dimension;
 use statusport_core::domain::platform::StatusRef;
 use statusport_core::domain::shipment::Package;
-use statusport_core::engine::NewOrder;
-use statusport_core::store::{JobRecord, OrderQuery, Tail};
+use statusport_core::engine::{EngineError, NewOrder, Thing};
+use statusport_core::store::{ArticleReport, JobRecord, OrderQuery, Tail};
 
 pub fn routes() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -873,8 +870,7 @@ pub struct CustomerChannel {
 }
 
 /// The channel a customer id is meant in: the one asked for (a connector
-/// only its own), the connector's own, or else the one channel that has
-/// the customer. With `creating`, also the only channel of the store.
+/// only its own), the connector's own, or what the engine finds.
 fn customer_channel(
     state: &State,
     caller: &Caller,
@@ -882,45 +878,11 @@ fn customer_channel(
     asked: Option<&str>,
     creating: bool,
 ) -> Result<ChannelId, ApiError> {
-    let named = |id: &str| -> Result<ChannelId, ApiError> {
-        let channel = state.store.channel(id)?.ok_or_else(|| {
-            ApiError::invalid("channel", format!("channel: \"{id}\" does not exist"))
-        })?;
-        Ok(channel.id)
-    };
     if let Some(id) = asked {
         caller.channel(id)?;
-        return named(id);
     }
-    if let Some(own) = caller.own_channel() {
-        return named(own);
-    }
-    let having = state.store.customer_channels(customer)?;
-    match having.as_slice() {
-        [one] => return Ok(one.clone()),
-        [] => {}
-        several => {
-            let list: Vec<&str> = several.iter().map(ChannelId::as_str).collect();
-            return Err(ApiError::invalid(
-                "channel",
-                format!(
-                    "channel: customer \"{customer}\" exists on channels {}; name one with ?channel=",
-                    list.join(", ")
-                ),
-            ));
-        }
-    }
-    let channels = state.store.channels()?;
-    match channels.as_slice() {
-        [only] if creating => Ok(only.id.clone()),
-        _ if creating => Err(ApiError::invalid(
-            "channel",
-            "channel: customer ids are per channel; name the customer's channel with ?channel= or in the body",
-        )),
-        _ => Err(ApiError::not_found(format!(
-            "customer \"{customer}\" does not exist"
-        ))),
-    }
+    let named = asked.or(caller.own_channel());
+    Ok(state.engine.customer_channel(customer, named, creating)?)
 }
 
 /// A customer: the name, email and phone messages go to.
@@ -942,11 +904,7 @@ async fn get_customer(
     let found = state
         .store
         .customer(channel.as_str(), &customer)?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "customer \"{customer}\" of channel {channel} does not exist"
-            ))
-        })?;
+        .ok_or_else(|| EngineError::not_found(Thing::Customer, &customer))?;
     Ok(reply(StatusCode::OK, found))
 }
 
@@ -969,15 +927,6 @@ async fn put_customer(
     }
     let Query(at) = at.map_err(query_error)?;
     same_id(&id, &customer.id)?;
-    if customer.id.trim().is_empty()
-        || customer.id.len() > 200
-        || customer.id.chars().any(char::is_control)
-    {
-        return Err(ApiError::invalid(
-            "id",
-            "id: must be 1–200 characters, none of them control characters",
-        ));
-    }
     let asked = match (at.channel.as_deref(), customer.channel.as_ref()) {
         (Some(query), Some(body)) if query != body.as_str() => {
             return Err(ApiError::invalid(
@@ -997,19 +946,10 @@ async fn put_customer(
             format!("email: \"{email}\" is not an email address"),
         ));
     }
-    if let Some(phone) = &customer.phone
-        && !(phone.starts_with('+')
-            && phone.len() >= 8
-            && phone[1..].bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(ApiError::invalid(
-            "phone",
-            format!("phone: \"{phone}\" must be in international form, e.g. +4915112345678"),
-        ));
-    }
-    state.store.put_customer(&channel, &customer)?;
-    let saved = state.store.customer(channel.as_str(), &customer.id)?;
-    Ok(reply(StatusCode::OK, saved))
+    Ok(reply(
+        StatusCode::OK,
+        state.engine.save_customer(&channel, &customer)?,
+    ))
 }
 
 /// Delete a customer that no order names (409 while one does).
@@ -1026,21 +966,7 @@ async fn delete_customer(
     caller.operator("delete customers")?;
     let Query(at) = at.map_err(query_error)?;
     let channel = customer_channel(&state, &caller, &customer, at.channel.as_deref(), false)?;
-    let orders = state
-        .store
-        .orders_of_customer(channel.as_str(), &customer)?
-        .len();
-    if orders > 0 {
-        return Err(ApiError::conflict(format!(
-            "customer \"{customer}\" of channel {channel} has {orders} order(s): move them to another customer \
-             (POST /api/orders/{{id}}/customer) before deleting it"
-        )));
-    }
-    if !state.store.remove_customer(channel.as_str(), &customer)? {
-        return Err(ApiError::not_found(format!(
-            "customer \"{customer}\" of channel {channel} does not exist"
-        )));
-    }
+    state.engine.delete_customer(&channel, &customer)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1089,26 +1015,6 @@ pub struct ArticleQuery {
     pub to: Option<Timestamp>,
 }
 
-/// One order holding the article.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct ArticleOrder {
-    pub order: OrderId,
-    pub number: String,
-    pub channel: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub created: Timestamp,
-    pub quantity: u64,
-    pub amount: Money,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct ArticleReport {
-    pub orders: Vec<ArticleOrder>,
-    pub quantity: u64,
-    /// Amount totals, one per currency.
-    pub amounts: BTreeMap<String, Money>,
-}
-
 /// Orders holding an article (or an article number prefix) in a time
 /// range, with quantity and amount totals.
 #[utoipa::path(get, path = "/api/articles/{article}/orders", tag = "orders",
@@ -1127,55 +1033,14 @@ async fn article_orders(
     if from >= to {
         return Err(ApiError::invalid("from", "from: must be before to"));
     }
-    let mut report = ArticleReport {
-        orders: Vec::new(),
-        quantity: 0,
-        amounts: BTreeMap::new(),
-    };
-    let matches = |a: &str| {
-        if query.prefix {
-            a.starts_with(article.as_str())
-        } else {
-            a == article
-        }
-    };
-    for id in state.store.orders_with_article(&article, from, to)? {
-        let Some(order) = state.store.order(id)? else {
-            continue;
-        };
-        if caller.order(&order).is_err() {
-            continue;
-        }
-        let mut quantity = 0u64;
-        let mut amount = Money::new(0, order.shipping.currency);
-        for line in order.lines.iter().filter(|l| matches(&l.article)) {
-            quantity += u64::from(line.quantity);
-            if let Some(total) = line.total()
-                && let Some(sum) = amount.plus(total)
-            {
-                amount = sum;
-            }
-        }
-        if quantity == 0 {
-            continue;
-        }
-        report.quantity += quantity;
-        let key = amount.currency.to_string();
-        let sum = report
-            .amounts
-            .get(&key)
-            .and_then(|s| s.plus(amount))
-            .unwrap_or(amount);
-        report.amounts.insert(key, sum);
-        report.orders.push(ArticleOrder {
-            order: order.id,
-            number: order.number,
-            channel: order.channel.to_string(),
-            created: order.created,
-            quantity,
-            amount,
-        });
-    }
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        store.article_report(&article, query.prefix, from, to, |o| {
+            caller.order(o).is_ok()
+        })
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(reply(StatusCode::OK, report))
 }
 
