@@ -102,8 +102,15 @@ pub struct NewToken {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("{0}")]
-    Invalid(String),
+    /// The request is wrong: `field` names the part at fault.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The system gave no randomness to make a secret of.
+    #[error("no randomness for a token: {0}")]
+    NoRandomness(String),
     #[error("token {0} does not exist")]
     NotFound(String),
     #[error(transparent)]
@@ -135,30 +142,39 @@ impl Tokens {
 
     /// Makes a token; the returned text is the only copy of its secret.
     pub fn create(&self, new: NewToken) -> Result<(Token, String), AuthError> {
-        check_id("owner", &new.owner).map_err(|e| AuthError::Invalid(format!("owner: {e}")))?;
+        check_id("owner", &new.owner).map_err(|e| AuthError::Invalid {
+            field: "owner",
+            message: format!("owner: {e}"),
+        })?;
         match (new.role, &new.channel) {
             (Role::Connector, None) => {
-                return Err(AuthError::Invalid(
-                    "channel: a connector token needs the channel it may touch".into(),
-                ));
+                return Err(AuthError::Invalid {
+                    field: "channel",
+                    message: "channel: a connector token needs the channel it may touch".into(),
+                });
             }
             (Role::Connector, Some(channel)) => {
                 if self.store.channel(channel)?.is_none() {
-                    return Err(AuthError::Invalid(format!(
-                        "channel: \"{channel}\" does not exist; create the channel first"
-                    )));
+                    return Err(AuthError::Invalid {
+                        field: "channel",
+                        message: format!(
+                            "channel: \"{channel}\" does not exist; create the channel first"
+                        ),
+                    });
                 }
             }
             (role, Some(_)) => {
-                return Err(AuthError::Invalid(format!(
-                    "channel: only connector tokens are scoped to a channel, not {role} tokens"
-                )));
+                return Err(AuthError::Invalid {
+                    field: "channel",
+                    message: format!(
+                        "channel: only connector tokens are scoped to a channel, not {role} tokens"
+                    ),
+                });
             }
             (_, None) => {}
         }
         let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| AuthError::Invalid(format!("no randomness for a token: {e}")))?;
+        getrandom::fill(&mut bytes).map_err(|e| AuthError::NoRandomness(e.to_string()))?;
         let id = hex::encode(&bytes[..4]);
         let secret = hex::encode(&bytes[4..]);
         let token = Token {

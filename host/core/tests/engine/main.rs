@@ -9,6 +9,7 @@ mod fuzzing;
 mod kills;
 mod parsers;
 mod properties;
+mod query;
 mod refusals;
 mod safety;
 mod store;

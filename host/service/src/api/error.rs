@@ -193,11 +193,9 @@ impl From<OutboxError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Invalid(message) => {
-                let field = message.split(':').next().unwrap_or("body").to_owned();
-                ApiError::invalid(field, message)
-            }
+            AuthError::Invalid { field, message } => ApiError::invalid(field, message),
             AuthError::NotFound(_) => ApiError::not_found(e.to_string()),
+            AuthError::NoRandomness(_) => ApiError::internal(e),
             AuthError::Store(e) => ApiError::internal(e),
         }
     }
