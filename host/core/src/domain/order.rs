@@ -272,7 +272,9 @@ impl ShipmentRecord {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// The stored record of an order. The API answers with its own view of
+/// it (the service's `OrderView`), so that the two change apart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
     /// Bumped by every committed change; a change computed from an older
@@ -291,7 +293,6 @@ pub struct Order {
     /// One status per dimension the channel's plugin declares.
     pub statuses: BTreeMap<Dimension, StatusValue>,
     pub approval: Approval,
-    #[schema(value_type = Option<String>, format = Date)]
     pub expected_delivery: Option<Date>,
     pub delivery_number: Option<String>,
     pub picked: bool,
@@ -316,11 +317,8 @@ pub struct Order {
     /// The time the platform gave for its latest status of each dimension:
     /// an older one arriving later is stale.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = BTreeMap<Dimension, String>)]
     pub platform_times: BTreeMap<Dimension, Timestamp>,
-    #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
     pub updated: Timestamp,
     /// How many history entries the order has; the next one's sequence.
     pub history_len: u64,
