@@ -132,7 +132,7 @@ async fn export_orders(
                     return;
                 }
             };
-            writer.order(&order);
+            writer.order(order);
             if writer.buffer.len() >= 64 * 1024 && !send(std::mem::take(&mut writer.buffer)) {
                 return;
             }
@@ -205,7 +205,7 @@ impl Writer {
         }
     }
 
-    fn order(&mut self, order: &Order) {
+    fn order(&mut self, order: Order) {
         match self.format {
             Format::Csv => {
                 let status = |d| order.status(d).unwrap_or_default().to_owned();
@@ -222,17 +222,16 @@ impl Writer {
                     order.payment_method.clone(),
                     order.total().map(|t| t.to_string()).unwrap_or_default(),
                     order.invoice_number.clone().unwrap_or_default(),
-                    trackings(order).join(" "),
+                    trackings(&order).join(" "),
                 ]);
                 self.buffer.extend_from_slice(&row);
             }
-            Format::Xml => self.buffer.extend_from_slice(&xml_order(order)),
+            Format::Xml => self.buffer.extend_from_slice(&xml_order(&order)),
             Format::Json => {
                 if !self.first {
                     self.buffer.push(b',');
                 }
-                if serde_json::to_writer(&mut self.buffer, &OrderView::from(order.clone())).is_err()
-                {
+                if serde_json::to_writer(&mut self.buffer, &OrderView::from(order)).is_err() {
                     self.buffer.extend_from_slice(b"null");
                 }
             }

@@ -1,19 +1,7 @@
 //! Contract 1.x (`wit/v1`, `statusport:adapter@1.0.0`): the host bindings
 //! generated from the WIT, and the conversion of their types to the core's.
 
-wasmtime::component::bindgen!({
-    path: "../../wit/v1",
-    world: "statusport:adapter/platform-adapter",
-    exports: { default: async },
-    with: {
-        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-        "wasi:io": wasmtime_wasi::p2::bindings::io,
-        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-    },
-    require_store_data_send: true,
-});
-
-pub use self::statusport::adapter::types;
-pub use exports::statusport::adapter::adapter::Guest;
-
+mod bindings;
 pub mod convert;
+
+pub use bindings::*;
