@@ -50,6 +50,14 @@ pub fn fault_path(name: &str) -> PathBuf {
     )
 }
 
+/// A test fixture plugin: `intake` (contract 1.1 with intake).
+pub fn fixture_path(name: &str) -> PathBuf {
+    built(
+        root().join("target").join("fault-plugins"),
+        &format!("fixture-{name}.wasm"),
+    )
+}
+
 /// A folder `plugins` under `dir` holding copies of the bundled plugins and
 /// of the fault fixtures named in `faults`: a host's plugin directory.
 pub fn plugin_dir(dir: &std::path::Path, faults: &[&str]) -> PathBuf {

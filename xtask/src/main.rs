@@ -28,6 +28,8 @@ const BUNDLED: &[(&str, &str)] = &[
 
 /// The misbehaving plugins the tests use.
 const FAULTS: &[&str] = &["trap", "spin", "hog", "deep", "sneak", "malformed"];
+/// Other plugins only the tests use: crate, file in `target/fault-plugins`.
+const FIXTURES: &[(&str, &str)] = &[("statusport-fixture-intake", "fixture-intake.wasm")];
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -105,6 +107,9 @@ fn build_plugins(root: &Path) -> anyhow::Result<()> {
     for fault in FAULTS {
         build.args(["-p", &format!("statusport-fault-{fault}")]);
     }
+    for (krate, _) in FIXTURES {
+        build.args(["-p", krate]);
+    }
     run(build)?;
 
     let out = root.join("target").join(TARGET).join(PROFILE);
@@ -123,6 +128,12 @@ fn build_plugins(root: &Path) -> anyhow::Result<()> {
         copy(
             &out.join(format!("statusport_fault_{fault}.wasm")),
             &faults.join(format!("fault-{fault}.wasm")),
+        )?;
+    }
+    for (krate, file) in FIXTURES {
+        copy(
+            &out.join(format!("{}.wasm", krate.replace('-', "_"))),
+            &faults.join(file),
         )?;
     }
     eprintln!(
@@ -187,6 +198,9 @@ fn test(root: &Path) -> anyhow::Result<()> {
     for fault in FAULTS {
         // cdylib-only fixtures have no tests of their own.
         test.args(["--exclude", &format!("statusport-fault-{fault}")]);
+    }
+    for (krate, _) in FIXTURES {
+        test.args(["--exclude", krate]);
     }
     run(test)
 }

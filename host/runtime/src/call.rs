@@ -22,6 +22,8 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use super::runtime::{FUEL_SLICE, Runtime};
 use super::sandbox::{CallState, ChannelContext, LogLine, SandboxSpec};
 use crate::contract::v1::{self, convert, types as wit};
+use crate::contract::v1_1;
+use statusport_core::domain::intake::{Batch, Inbound};
 use statusport_core::domain::platform::{
     ConfigFieldDef, Dimension, Origin, PlatformError, RawPlatformInfo, Receipt,
 };
@@ -65,6 +67,10 @@ pub enum CallError {
     /// The host could not set up or run the call (pool exhausted, shutdown).
     #[error("host: {0}")]
     Host(String),
+    /// The plugin answered with something that does not make sense (an
+    /// unknown currency, a time that is not RFC 3339); says what and where.
+    #[error("the plugin's answer is not valid: {0}")]
+    Answer(String),
 }
 
 impl CallError {
@@ -74,6 +80,8 @@ impl CallError {
         match self {
             CallError::Platform(e) => e.is_transient(),
             CallError::Trap { .. } | CallError::Host(_) => true,
+            // The same plugin answers the same way again.
+            CallError::Answer(_) => false,
         }
     }
 
@@ -110,6 +118,8 @@ pub struct CallContext {
 pub struct Callee<'a> {
     pub label: &'a str,
     pub pre: &'a v1::PlatformAdapterPre<CallState>,
+    /// The plugin's intake, when it has one (contract 1.1).
+    pub intake: Option<&'a v1_1::intake::GuestIndices>,
     pub declared_hosts: &'a [Origin],
     pub config: &'a [ConfigFieldDef],
 }
@@ -127,6 +137,13 @@ enum Invocation<'a> {
         shipment: &'a Shipment,
         key: &'a str,
     },
+    Pull {
+        cursor: Option<&'a str>,
+    },
+    AcceptWebhook {
+        headers: &'a [(String, String)],
+        body: &'a [u8],
+    },
 }
 
 impl Invocation<'_> {
@@ -135,6 +152,8 @@ impl Invocation<'_> {
             Invocation::Describe => "describe",
             Invocation::PushStatus { .. } => "push-status",
             Invocation::UploadShipment { .. } => "upload-shipment",
+            Invocation::Pull { .. } => "pull",
+            Invocation::AcceptWebhook { .. } => "accept-webhook",
         }
     }
 }
@@ -142,6 +161,8 @@ impl Invocation<'_> {
 enum Answer {
     Info(wit::PlatformInfo),
     Receipt(Result<wit::Receipt, wit::AdapterError>),
+    Batch(Result<v1_1::intake::Batch, wit::AdapterError>),
+    Inbound(Result<Vec<v1_1::intake::Inbound>, wit::AdapterError>),
 }
 
 impl Runtime {
@@ -155,7 +176,7 @@ impl Runtime {
             .await
             .map(|answer| match answer {
                 Answer::Info(info) => Ok(convert::raw_info(info)),
-                Answer::Receipt(_) => unreachable!("describe answers with platform info"),
+                _ => unreachable!("describe answers with platform info"),
             })
     }
 
@@ -198,6 +219,45 @@ impl Runtime {
         self.invoke(callee, context, invocation)
             .await
             .map(receipt_of)
+    }
+
+    /// Calls `pull` (contract 1.1): what came in on the platform since
+    /// `cursor`.
+    pub async fn pull(
+        &self,
+        callee: &Callee<'_>,
+        context: &CallContext,
+        cursor: Option<&str>,
+    ) -> CallReport<Batch> {
+        self.invoke(callee, context, Invocation::Pull { cursor })
+            .await
+            .map(|answer| match answer {
+                Answer::Batch(Ok(batch)) => v1_1::convert::batch(batch).map_err(CallError::Answer),
+                Answer::Batch(Err(e)) => Err(CallError::Platform(convert::platform_error(e))),
+                _ => unreachable!("pull answers with a batch"),
+            })
+    }
+
+    /// Calls `accept-webhook` (contract 1.1): the plugin checks the
+    /// delivery's signature and says what it carries.
+    pub async fn accept_webhook(
+        &self,
+        callee: &Callee<'_>,
+        context: &CallContext,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> CallReport<Vec<Inbound>> {
+        self.invoke(callee, context, Invocation::AcceptWebhook { headers, body })
+            .await
+            .map(|answer| match answer {
+                Answer::Inbound(Ok(items)) => items
+                    .into_iter()
+                    .map(v1_1::convert::inbound)
+                    .collect::<Result<_, _>>()
+                    .map_err(CallError::Answer),
+                Answer::Inbound(Err(e)) => Err(CallError::Platform(convert::platform_error(e))),
+                _ => unreachable!("accept-webhook answers with what came in"),
+            })
     }
 
     async fn invoke(
@@ -262,9 +322,43 @@ impl Runtime {
         });
         store.set_epoch_deadline(1);
 
+        if matches!(
+            invocation,
+            Invocation::Pull { .. } | Invocation::AcceptWebhook { .. }
+        ) && callee.intake.is_none()
+        {
+            return failed(CallError::Platform(PlatformError::Unsupported {
+                message: format!(
+                    "{} takes nothing in: it implements no intake (contract 1.1)",
+                    callee.label
+                ),
+            }));
+        }
         let run = async {
-            let instance = callee.pre.instantiate_async(&mut store).await?;
-            let adapter = instance.statusport_adapter_adapter();
+            let instance = callee
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
+            if let Some(indices) = callee.intake {
+                match invocation {
+                    Invocation::Pull { cursor } => {
+                        let intake = indices.load(&mut store, &instance)?;
+                        return Ok(Answer::Batch(intake.call_pull(&mut store, cursor).await?));
+                    }
+                    Invocation::AcceptWebhook { headers, body } => {
+                        let intake = indices.load(&mut store, &instance)?;
+                        return Ok(Answer::Inbound(
+                            intake
+                                .call_accept_webhook(&mut store, headers, body)
+                                .await?,
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            let adapter = v1::PlatformAdapter::new(&mut store, &instance)?;
+            let adapter = adapter.statusport_adapter_adapter();
             Ok::<_, wasmtime::Error>(match invocation {
                 Invocation::Describe => Answer::Info(adapter.call_describe(&mut store).await?),
                 Invocation::PushStatus {
@@ -290,6 +384,9 @@ impl Runtime {
                         .call_upload_shipment(&mut store, &convert::wit_shipment(shipment), key)
                         .await?,
                 ),
+                Invocation::Pull { .. } | Invocation::AcceptWebhook { .. } => {
+                    unreachable!("intake calls are answered above")
+                }
             })
         };
         let outcome = within(until, run).await;
@@ -529,7 +626,7 @@ fn panic_message(output: &str) -> Option<String> {
 fn receipt_of(answer: Answer) -> Result<Receipt, CallError> {
     match answer {
         Answer::Receipt(result) => convert::receipt(result).map_err(CallError::Platform),
-        Answer::Info(_) => unreachable!("push-status and upload-shipment answer with a receipt"),
+        _ => unreachable!("push-status and upload-shipment answer with a receipt"),
     }
 }
 

@@ -14,9 +14,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
 use super::call::{CallError, Callee};
-use super::runtime::{CodeSource, Runtime};
-use super::sandbox::CallState;
-use crate::contract::v1;
+use super::runtime::{CodeSource, Prepared, Runtime};
 use statusport_core::domain::platform::{self, Platform};
 
 /// Largest plugin file the host reads.
@@ -33,7 +31,7 @@ pub struct LoadedPlugin {
     pub contract: semver::Version,
     pub source: CodeSource,
     label: String,
-    pre: v1::PlatformAdapterPre<CallState>,
+    prepared: Prepared,
 }
 
 impl LoadedPlugin {
@@ -42,10 +40,16 @@ impl LoadedPlugin {
         &self.label
     }
 
+    /// Whether the plugin takes orders and status changes in (1.1).
+    pub fn has_intake(&self) -> bool {
+        self.prepared.intake.is_some()
+    }
+
     pub fn callee(&self) -> Callee<'_> {
         Callee {
             label: &self.label,
-            pre: &self.pre,
+            pre: &self.prepared.adapter,
+            intake: self.prepared.intake.as_ref(),
             declared_hosts: &self.platform.extra_hosts,
             config: &self.platform.config,
         }
@@ -92,7 +96,7 @@ pub async fn load_file(runtime: &Arc<Runtime>, path: &Path) -> Result<LoadedPlug
         .await
         .map_err(|e| format!("{shown}: compilation stopped: {e}"))?
         .map_err(|e| format!("{shown}: {e}"))?;
-    let pre = runtime
+    let prepared = runtime
         .prepare(&compiled.component)
         .map_err(|e| format!("{shown}: {e}"))?;
     let file_label = path
@@ -101,7 +105,8 @@ pub async fn load_file(runtime: &Arc<Runtime>, path: &Path) -> Result<LoadedPlug
         .unwrap_or_else(|| shown.clone());
     let callee = Callee {
         label: &file_label,
-        pre: &pre,
+        pre: &prepared.adapter,
+        intake: prepared.intake.as_ref(),
         declared_hosts: &[],
         config: &[],
     };
@@ -118,7 +123,7 @@ pub async fn load_file(runtime: &Arc<Runtime>, path: &Path) -> Result<LoadedPlug
         sha256: compiled.sha256,
         contract: compiled.contract,
         source: compiled.source,
-        pre,
+        prepared,
     })
 }
 

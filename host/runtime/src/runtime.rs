@@ -18,7 +18,7 @@ use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::sandbox::CallState;
-use crate::contract::{self, v1};
+use crate::contract::{self, v1, v1_1};
 
 /// Instructions (fuel units) a busy plugin runs between two looks at the
 /// clock, whatever the epoch ticker does: a few milliseconds of work.
@@ -252,7 +252,7 @@ impl Runtime {
             return Ok(version);
         }
         Err(format!(
-            "does not export {}@1.x; it exports: {}. Build it against the WIT in wit/v1 (contract versions this host supports: {supported})",
+            "does not export {}@1.x; it exports: {}. Build it against the WIT in wit/v1 or wit/v1.1 (contract versions this host supports: {supported})",
             contract::ADAPTER_EXPORT,
             if exports.is_empty() {
                 "nothing".to_owned()
@@ -264,10 +264,7 @@ impl Runtime {
 
     /// Checks a component's imports against the linker and pre-instantiates
     /// it. An import the host lacks is named, with what the host offers.
-    pub fn prepare(
-        &self,
-        component: &Component,
-    ) -> Result<v1::PlatformAdapterPre<CallState>, String> {
+    pub fn prepare(&self, component: &Component) -> Result<Prepared, String> {
         let pre = self.linker.instantiate_pre(component).map_err(|e| {
             let imports: Vec<String> = component
                 .component_type()
@@ -282,8 +279,23 @@ impl Runtime {
                 if imports.is_empty() { "none".to_owned() } else { imports.join(", ") }
             )
         })?;
-        v1::PlatformAdapterPre::new(pre)
-            .map_err(|e| format!("does not fit the platform-adapter world: {e:#}"))
+        // A plugin that exports intake (1.1) must export it whole; one
+        // that does not simply has no intake.
+        let exports_intake = component
+            .component_type()
+            .exports(&self.engine)
+            .any(|(name, _)| name.starts_with(contract::INTAKE_EXPORT));
+        let intake = if exports_intake {
+            Some(
+                v1_1::intake::GuestIndices::new(&pre)
+                    .map_err(|e| format!("does not fit the intake-adapter world: {e:#}"))?,
+            )
+        } else {
+            None
+        };
+        let adapter = v1::PlatformAdapterPre::new(pre)
+            .map_err(|e| format!("does not fit the platform-adapter world: {e:#}"))?;
+        Ok(Prepared { adapter, intake })
     }
 
     fn compatibility_key(&self) -> String {
@@ -293,6 +305,13 @@ impl Runtime {
             .hash(&mut hasher);
         hex::encode(&hasher.0.finalize()[..12])
     }
+}
+
+/// A component linked and pre-instantiated: its adapter, and its intake
+/// when it exports one (contract 1.1).
+pub struct Prepared {
+    pub adapter: v1::PlatformAdapterPre<CallState>,
+    pub intake: Option<v1_1::intake::GuestIndices>,
 }
 
 fn store_compiled(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -4,6 +4,7 @@
 mod cli;
 mod describe;
 mod faults;
+mod intake;
 mod registry;
 mod shopware;
 mod woocommerce;

@@ -2,6 +2,7 @@
 //! knows about sled, wasmtime or HTTP; every other module builds on it.
 
 pub mod event;
+pub mod intake;
 pub mod job;
 pub mod money;
 pub mod notify;

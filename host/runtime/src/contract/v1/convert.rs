@@ -98,15 +98,20 @@ pub fn receipt(answer: Result<wit::Receipt, wit::AdapterError>) -> Result<Receip
             reference: r.reference,
             summary: r.summary,
         }),
-        Err(e) => Err(match e {
-            wit::AdapterError::Transient(t) => PlatformError::Transient {
-                message: t.message,
-                retry_after_ms: t.retry_after_ms,
-            },
-            wit::AdapterError::Rejected(message) => PlatformError::Rejected { message },
-            wit::AdapterError::Auth(message) => PlatformError::Auth { message },
-            wit::AdapterError::Config(message) => PlatformError::Config { message },
-            wit::AdapterError::Unsupported(message) => PlatformError::Unsupported { message },
-        }),
+        Err(e) => Err(platform_error(e)),
+    }
+}
+
+/// A plugin's typed refusal.
+pub fn platform_error(e: wit::AdapterError) -> PlatformError {
+    match e {
+        wit::AdapterError::Transient(t) => PlatformError::Transient {
+            message: t.message,
+            retry_after_ms: t.retry_after_ms,
+        },
+        wit::AdapterError::Rejected(message) => PlatformError::Rejected { message },
+        wit::AdapterError::Auth(message) => PlatformError::Auth { message },
+        wit::AdapterError::Config(message) => PlatformError::Config { message },
+        wit::AdapterError::Unsupported(message) => PlatformError::Unsupported { message },
     }
 }
