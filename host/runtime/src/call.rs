@@ -138,9 +138,11 @@ enum Invocation<'a> {
         key: &'a str,
     },
     Pull {
+        intake: &'a v1_1::intake::GuestIndices,
         cursor: Option<&'a str>,
     },
     AcceptWebhook {
+        intake: &'a v1_1::intake::GuestIndices,
         headers: &'a [(String, String)],
         body: &'a [u8],
     },
@@ -229,7 +231,10 @@ impl Runtime {
         context: &CallContext,
         cursor: Option<&str>,
     ) -> CallReport<Batch> {
-        self.invoke(callee, context, Invocation::Pull { cursor })
+        let Some(intake) = callee.intake else {
+            return no_intake(callee);
+        };
+        self.invoke(callee, context, Invocation::Pull { intake, cursor })
             .await
             .map(|answer| match answer {
                 Answer::Batch(Ok(batch)) => v1_1::convert::batch(batch).map_err(CallError::Answer),
@@ -247,7 +252,15 @@ impl Runtime {
         headers: &[(String, String)],
         body: &[u8],
     ) -> CallReport<Vec<Inbound>> {
-        self.invoke(callee, context, Invocation::AcceptWebhook { headers, body })
+        let Some(intake) = callee.intake else {
+            return no_intake(callee);
+        };
+        let invocation = Invocation::AcceptWebhook {
+            intake,
+            headers,
+            body,
+        };
+        self.invoke(callee, context, invocation)
             .await
             .map(|answer| match answer {
                 Answer::Inbound(Ok(items)) => items
@@ -322,45 +335,21 @@ impl Runtime {
         });
         store.set_epoch_deadline(1);
 
-        if matches!(
-            invocation,
-            Invocation::Pull { .. } | Invocation::AcceptWebhook { .. }
-        ) && callee.intake.is_none()
-        {
-            return failed(CallError::Platform(PlatformError::Unsupported {
-                message: format!(
-                    "{} takes nothing in: it implements no intake (contract 1.1)",
-                    callee.label
-                ),
-            }));
-        }
         let run = async {
             let instance = callee
                 .pre
                 .instance_pre()
                 .instantiate_async(&mut store)
                 .await?;
-            if let Some(indices) = callee.intake {
-                match invocation {
-                    Invocation::Pull { cursor } => {
-                        let intake = indices.load(&mut store, &instance)?;
-                        return Ok(Answer::Batch(intake.call_pull(&mut store, cursor).await?));
-                    }
-                    Invocation::AcceptWebhook { headers, body } => {
-                        let intake = indices.load(&mut store, &instance)?;
-                        return Ok(Answer::Inbound(
-                            intake
-                                .call_accept_webhook(&mut store, headers, body)
-                                .await?,
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            let adapter = v1::PlatformAdapter::new(&mut store, &instance)?;
-            let adapter = adapter.statusport_adapter_adapter();
+            // The adapter (1.0's interface, which every plugin exports).
+            let adapter = |store: &mut Store<CallState>| v1::PlatformAdapter::new(store, &instance);
             Ok::<_, wasmtime::Error>(match invocation {
-                Invocation::Describe => Answer::Info(adapter.call_describe(&mut store).await?),
+                Invocation::Describe => Answer::Info(
+                    adapter(&mut store)?
+                        .statusport_adapter_adapter()
+                        .call_describe(&mut store)
+                        .await?,
+                ),
                 Invocation::PushStatus {
                     order,
                     dimension,
@@ -368,7 +357,8 @@ impl Runtime {
                     to,
                     key,
                 } => Answer::Receipt(
-                    adapter
+                    adapter(&mut store)?
+                        .statusport_adapter_adapter()
                         .call_push_status(
                             &mut store,
                             order,
@@ -380,13 +370,27 @@ impl Runtime {
                         .await?,
                 ),
                 Invocation::UploadShipment { shipment, key } => Answer::Receipt(
-                    adapter
+                    adapter(&mut store)?
+                        .statusport_adapter_adapter()
                         .call_upload_shipment(&mut store, &convert::wit_shipment(shipment), key)
                         .await?,
                 ),
-                Invocation::Pull { .. } | Invocation::AcceptWebhook { .. } => {
-                    unreachable!("intake calls are answered above")
-                }
+                Invocation::Pull { intake, cursor } => Answer::Batch(
+                    intake
+                        .load(&mut store, &instance)?
+                        .call_pull(&mut store, cursor)
+                        .await?,
+                ),
+                Invocation::AcceptWebhook {
+                    intake,
+                    headers,
+                    body,
+                } => Answer::Inbound(
+                    intake
+                        .load(&mut store, &instance)?
+                        .call_accept_webhook(&mut store, headers, body)
+                        .await?,
+                ),
             })
         };
         let outcome = within(until, run).await;
@@ -621,6 +625,25 @@ fn panic_message(output: &str) -> Option<String> {
         .take_while(|l| !l.starts_with("note: ") && !l.is_empty())
         .collect();
     Some(format!("{} (at {location})", message.join(" ")))
+}
+
+/// The answer to an intake call on a plugin that has none: refused before
+/// any slot or store is taken.
+fn no_intake<T>(callee: &Callee<'_>) -> CallReport<T> {
+    CallReport {
+        result: Err(CallError::Platform(PlatformError::Unsupported {
+            message: format!(
+                "{} takes nothing in: it implements no intake (contract 1.1)",
+                callee.label
+            ),
+        })),
+        logs: Vec::new(),
+        sent: Vec::new(),
+        denied: Vec::new(),
+        output: String::new(),
+        fuel_used: 0,
+        elapsed: Duration::ZERO,
+    }
 }
 
 fn receipt_of(answer: Answer) -> Result<Receipt, CallError> {

@@ -73,10 +73,7 @@ impl Engine {
                 format!("phone: \"{phone}\" must be in international form, e.g. +4915112345678"),
             ));
         }
-        self.store.put_customer(channel, customer)?;
-        self.store
-            .customer(channel.as_str(), &customer.id)?
-            .ok_or_else(|| EngineError::not_found(Thing::Customer, &customer.id))
+        Ok(self.store.put_customer(channel, customer)?)
     }
 
     /// Deletes a customer of `channel` that no order names.

@@ -834,10 +834,16 @@ impl Store {
     }
 
     /// Saves a customer of `channel` (the record's `channel` is set to it).
-    pub fn put_customer(&self, channel: &ChannelId, customer: &Customer) -> Result<(), StoreError> {
+    /// Saves a customer of `channel`; answers the record as stored.
+    pub fn put_customer(
+        &self,
+        channel: &ChannelId,
+        customer: &Customer,
+    ) -> Result<Customer, StoreError> {
         let mut record = customer.clone();
         record.channel = Some(channel.clone());
-        self.put(&keys::customer(channel.as_str(), &customer.id), &record)
+        self.put(&keys::customer(channel.as_str(), &customer.id), &record)?;
+        Ok(record)
     }
 
     /// The channels that have a customer with this id.
