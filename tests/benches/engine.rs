@@ -90,6 +90,7 @@ fn engine(dir: &std::path::Path) -> Arc<Engine> {
             push_manual_changes: true,
             concurrency: None,
             rate_per_second: None,
+            poll_interval_secs: None,
         })
         .expect("the channel is saved");
     rulesets::install(&engine, "card").expect("the card rules install");

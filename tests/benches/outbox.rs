@@ -71,6 +71,7 @@ async fn run(count: u64) {
                 name: "Ada".into(),
                 email: None,
                 phone: None,
+                address: Vec::new(),
             },
         )
         .unwrap();

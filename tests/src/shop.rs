@@ -26,6 +26,7 @@ pub fn channel(id: &str, plugin: &str, base_url: Option<&str>, config: &[(&str, 
         push_manual_changes: true,
         concurrency: None,
         rate_per_second: None,
+        poll_interval_secs: None,
     }
 }
 

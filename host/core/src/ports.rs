@@ -14,6 +14,9 @@ pub trait Platforms: Send + Sync {
     fn platform(&self, plugin: &str) -> Option<Arc<Platform>>;
     /// Ids of the plugins known, for error messages.
     fn known(&self) -> Vec<String>;
+    /// Whether the plugin takes orders in (contract 1.1's intake): only
+    /// then may its channels poll.
+    fn has_intake(&self, plugin: &str) -> bool;
 }
 
 /// A fixed set of platforms: for tests and tools.
@@ -23,6 +26,10 @@ impl Platforms for BTreeMap<String, Arc<Platform>> {
     }
     fn known(&self) -> Vec<String> {
         self.keys().cloned().collect()
+    }
+    /// Describe snapshots say nothing of intake: every one may poll.
+    fn has_intake(&self, _plugin: &str) -> bool {
+        true
     }
 }
 

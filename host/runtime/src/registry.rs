@@ -389,4 +389,7 @@ impl statusport_core::ports::Platforms for Registry {
             .map(|p| p.platform.id.clone())
             .collect()
     }
+    fn has_intake(&self, plugin: &str) -> bool {
+        self.get(plugin).is_some_and(|p| p.has_intake())
+    }
 }

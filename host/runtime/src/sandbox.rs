@@ -22,6 +22,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::contract::v1::statusport::adapter::host::{self as host_api, LogLevel};
+use statusport_core::domain::order::Channel;
 use statusport_core::domain::platform::{BASE_URL_FIELD, Origin};
 use statusport_core::ports::{PluginState, check_state_limits};
 
@@ -50,6 +51,30 @@ impl ChannelContext {
     /// No channel: no network, no config. `describe` runs like this.
     pub fn none() -> ChannelContext {
         ChannelContext::default()
+    }
+
+    /// What a call for `channel` may use: its base URL, config and granted
+    /// hosts. The error names the channel setting that does not parse.
+    pub fn of(channel: &Channel) -> Result<ChannelContext, String> {
+        let base_url = match &channel.base_url {
+            Some(url) => Some(
+                url::Url::parse(url)
+                    .map_err(|e| format!("channel {}: base_url \"{url}\": {e}", channel.id))?,
+            ),
+            None => None,
+        };
+        let granted_hosts = channel
+            .grants
+            .iter()
+            .map(|g| Origin::parse(g))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("channel {}: grants: {e}", channel.id))?;
+        Ok(ChannelContext {
+            id: channel.id.to_string(),
+            base_url,
+            config: channel.config.clone(),
+            granted_hosts,
+        })
     }
 
     /// The origins a plugin may reach for this channel: the base URL's, and

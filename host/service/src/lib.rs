@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod intake;
 pub mod notify;
 pub mod outbox;
 pub mod server;

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::auth::{NewToken, Role, Tokens};
 use crate::config::Config;
+use crate::intake::{self, Intake};
 use crate::notify::mail::Mailer;
 use crate::notify::sms::SmsGateway;
 use crate::notify::webhook::WebhookSender;
@@ -35,6 +36,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     http: tokio::task::JoinHandle<()>,
     tick: tokio::task::JoinHandle<()>,
+    polls: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -125,10 +127,13 @@ impl Server {
             stopped.clone(),
         ));
 
+        let intake = Arc::new(Intake::new(engine.clone(), registry.clone()));
+        let polls = tokio::spawn(intake::poll_loop(intake.clone(), stopped.clone()));
         let state = Arc::new(AppState {
             engine: engine.clone(),
             store: store.clone(),
             registry: Some(registry),
+            intake: Some(intake),
             tokens: tokens.clone(),
             config: config.api.clone(),
             metrics,
@@ -166,6 +171,7 @@ impl Server {
             stop,
             http,
             tick,
+            polls,
         })
     }
 
@@ -175,6 +181,9 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(grace, self.http).await;
         self.tick.abort();
+        // A pull stopped halfway imports nothing of its batch: the cursor
+        // moves only with what the batch produced.
+        self.polls.abort();
         let report = self.outbox.shutdown(grace).await;
         self.store.flush_blocking()?;
         Ok(report)

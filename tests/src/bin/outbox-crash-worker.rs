@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
             name: "Ada Lovelace".into(),
             email: Some("ada@example.com".into()),
             phone: None,
+            address: Vec::new(),
         },
     )?;
     rulesets::install_templates(&engine)?;

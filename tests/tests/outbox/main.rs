@@ -90,6 +90,7 @@ impl Host {
                     name: "Ada Lovelace".into(),
                     email: Some("ada@example.com".into()),
                     phone: Some("+4915112345678".into()),
+                    address: Vec::new(),
                 },
             )
             .unwrap();

@@ -72,3 +72,97 @@ pub struct Batch {
     /// More is waiting: pull again at once.
     pub more: bool,
 }
+
+/// Where a channel's intake stands: the cursor the next pull goes on from,
+/// written in the same atomic write as what the last batch produced, and
+/// how the last polls and webhooks went.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IntakeState {
+    /// The plugin's cursor; none before the first pull.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// When a pull or webhook last came through.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_success: Option<Timestamp>,
+    /// The last failure, until a pull or webhook comes through again.
+    #[serde(default)]
+    pub last_error: Option<IntakeError>,
+    /// Failures in a row since the last success.
+    #[serde(default)]
+    pub failures: u32,
+    /// The next poll is not before this time (the platform's retry-after,
+    /// or the backoff after a failure).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub not_before: Option<Timestamp>,
+    /// Orders created, status changes applied, items refused, since the
+    /// channel was made.
+    #[serde(default)]
+    pub imported: IntakeCounts,
+    /// The latest items that could not be imported, newest last (at most
+    /// [`IntakeState::KEEP_REFUSED`]).
+    #[serde(default)]
+    pub refused: Vec<RefusedItem>,
+}
+
+impl IntakeState {
+    pub const KEEP_REFUSED: usize = 20;
+
+    /// Records what an import did.
+    pub fn count(&mut self, report: &ImportReport, at: Timestamp) {
+        self.imported.created += report.created as u64;
+        self.imported.changed += report.changed as u64;
+        self.imported.refused += report.refused.len() as u64;
+        self.refused.extend(report.refused.iter().cloned());
+        let excess = self.refused.len().saturating_sub(Self::KEEP_REFUSED);
+        self.refused.drain(..excess);
+        self.last_success = Some(at);
+        self.last_error = None;
+        self.failures = 0;
+        self.not_before = None;
+    }
+}
+
+/// Counters of a channel's intake.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IntakeCounts {
+    pub created: u64,
+    pub changed: u64,
+    pub refused: u64,
+}
+
+/// A failed pull or webhook, as the channel shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IntakeError {
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// `pull` or `webhook`.
+    pub during: String,
+    /// `transient`, `rejected`, `auth`, `config`, `unsupported`, `plugin`
+    /// or `store`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// An item the host could not import, and why; the import went on without
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RefusedItem {
+    pub platform_order_id: String,
+    pub reason: String,
+}
+
+/// What one import (a pull's batch or a webhook delivery) did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Orders created.
+    pub created: usize,
+    /// Status changes applied to orders (stale ones included: they are
+    /// recorded in the order's history).
+    pub changed: usize,
+    /// Items seen before: an order already imported with nothing new, a
+    /// change id already applied.
+    pub unchanged: usize,
+    pub refused: Vec<RefusedItem>,
+}

@@ -133,6 +133,16 @@ pub struct Channel {
     /// outbox's default when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_second: Option<u32>,
+    /// Seconds between two pulls of new and changed orders from the
+    /// platform (a plugin with intake, contract 1.1); unset: no polling
+    /// (webhooks still come in at `/hooks/{channel}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<u32>,
+}
+
+impl Channel {
+    /// The shortest and longest poll interval a channel may set.
+    pub const POLL_INTERVAL_SECS: std::ops::RangeInclusive<u32> = 1..=86_400;
 }
 
 fn yes() -> bool {
@@ -156,6 +166,9 @@ pub struct Customer {
     pub email: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// The postal address, one line per entry, as the platform gave it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -46,6 +46,28 @@ impl Engine {
                 ),
             ));
         }
+        if let Some(every) = channel.poll_interval_secs {
+            if !Channel::POLL_INTERVAL_SECS.contains(&every) {
+                return Err(EngineError::invalid(
+                    "poll_interval_secs",
+                    format!(
+                        "channel {}: poll_interval_secs must be {}–{} seconds, not {every}; leave it out for no polling",
+                        channel.id,
+                        Channel::POLL_INTERVAL_SECS.start(),
+                        Channel::POLL_INTERVAL_SECS.end()
+                    ),
+                ));
+            }
+            if !self.platforms.has_intake(&channel.plugin) {
+                return Err(EngineError::invalid(
+                    "poll_interval_secs",
+                    format!(
+                        "channel {}: plugin {} takes no orders in (it has no intake, contract 1.1); leave poll_interval_secs out",
+                        channel.id, platform.id
+                    ),
+                ));
+            }
+        }
         Ok(self.store.put_channel(channel)?)
     }
 

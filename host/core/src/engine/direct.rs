@@ -40,7 +40,9 @@ impl Engine {
                     // Already there: a no-op, not an error.
                     return Ok(());
                 }
-                if !platform.allows(*dimension, &from, to) {
+                // The platform's own word on its order is taken as it is:
+                // it has made the move already.
+                if source != Source::Platform && !platform.allows(*dimension, &from, to) {
                     return Err(transition_error(platform, *dimension, &from, to));
                 }
                 set_status(run, *dimension, to, event.actor.clone(), None);

@@ -15,12 +15,14 @@ mod create;
 mod customers;
 mod direct;
 mod error;
+mod intake;
 mod pipeline;
 pub mod rule;
 pub mod rulesets;
 mod timers;
 
 pub use error::{Conflict, EngineError, Thing};
+pub use intake::CursorMove;
 use pipeline::*;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -41,7 +43,7 @@ use crate::domain::order::{
 };
 use crate::domain::platform::{Dimension, Platform};
 use crate::ports::Platforms;
-use crate::store::{CommitError, Committed, Store, StoreError, Write, keys};
+use crate::store::{CommitError, Committed, Store, StoreError, Write, WriteEvent, keys};
 use rule::{Rule, RuleScope};
 
 /// How many rule firings one event may cause before the chain is taken for a
@@ -103,6 +105,8 @@ pub struct Engine {
     platforms: Arc<dyn Platforms>,
     rules: RwLock<Arc<Vec<Rule>>>,
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// Imports of one channel take turns (a pull and a webhook).
+    intake_locks: Vec<tokio::sync::Mutex<()>>,
     /// Bulk jobs asked to stop at their next checkpoint.
     cancelled: std::sync::Mutex<BTreeSet<String>>,
     clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
@@ -129,6 +133,7 @@ impl Engine {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            intake_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             cancelled: std::sync::Mutex::new(BTreeSet::new()),
             clock,
         })

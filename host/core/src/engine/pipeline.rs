@@ -491,13 +491,19 @@ impl Run {
         body: &str,
     ) -> Write {
         let applied = self.applied(source, body);
+        let event = WriteEvent {
+            id: self.event,
+            applied,
+            history: self.entries.len(),
+            jobs: jobs.len(),
+        };
         Write {
             assign_order_number: before.is_none(),
             before,
             after: self.order,
             history: self.entries,
             jobs,
-            event: Some((self.event, applied)),
+            events: vec![event],
             assign_invoice_number: self.invoice,
             stock: self.stock,
         }

@@ -53,6 +53,9 @@ pub const REFUND_DUE: &[u8] = b"rd/";
 pub const GOODS_RECEIPT: &[u8] = b"gr/";
 /// Goods receipts whose waiting orders are still to be woken, by receipt id.
 pub const WAKE: &[u8] = b"wk/";
+/// `ik/<channel>`: the channel's intake state (cursor, last success, last
+/// error).
+pub const INTAKE: &[u8] = b"ik/";
 
 /// `space` + parts joined by NUL.
 pub fn key(space: &[u8], parts: &[&[u8]]) -> Vec<u8> {

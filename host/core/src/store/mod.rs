@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{AppliedEvent, Change, GoodsReceipt, HistoryEntry, Job, Stock};
+use crate::domain::intake::IntakeState;
 use crate::domain::job::{JobDone, JobPhase, JobState, JobStatus};
 use crate::domain::notify::{Template, TemplateKind};
 use crate::domain::order::{Channel, ChannelId, Customer, Order, OrderId};
@@ -228,14 +229,40 @@ pub struct Write {
     /// New history entries; their `seq` is set by the commit.
     pub history: Vec<HistoryEntry>,
     pub jobs: Vec<Job>,
-    /// The event applied, remembered under its id.
-    pub event: Option<(String, AppliedEvent)>,
+    /// The events applied, each remembered under its id: one, or several
+    /// when an import chains the changes of one order ([`Write::then`]).
+    pub events: Vec<WriteEvent>,
     /// Give the order a number from the order sequence.
     pub assign_order_number: bool,
     /// Give the order an invoice number from the invoice sequence.
     pub assign_invoice_number: bool,
     /// Stock changes by article (negative: taken off stock).
     pub stock: Vec<(String, i64)>,
+}
+
+/// An event a write applies, and how many of the write's history entries
+/// and jobs (in order, after those of the events before it) are its own.
+#[derive(Debug)]
+pub struct WriteEvent {
+    pub id: String,
+    pub applied: AppliedEvent,
+    pub history: usize,
+    pub jobs: usize,
+}
+
+impl Write {
+    /// This write followed by `next`, planned on this write's `after`: one
+    /// write from this write's `before` to `next`'s `after`, with the
+    /// history, jobs and events of both.
+    pub fn then(mut self, next: Write) -> Write {
+        self.after = next.after;
+        self.history.extend(next.history);
+        self.jobs.extend(next.jobs);
+        self.events.extend(next.events);
+        self.assign_invoice_number |= next.assign_invoice_number;
+        self.stock.extend(next.stock);
+        self
+    }
 }
 
 /// What a commit wrote.
@@ -824,7 +851,9 @@ impl Store {
         Ok(self.data.scan_prefix(prefix).next().transpose()?.is_some())
     }
 
+    /// Removes a channel and its intake state.
     pub fn remove_channel(&self, id: &str) -> Result<bool, StoreError> {
+        self.data.remove(keys::named(keys::INTAKE, id))?;
         self.remove_record(keys::CHANNEL, id)
     }
 
@@ -1056,6 +1085,60 @@ impl Store {
     pub fn commit_many(&self, writes: Vec<Write>) -> Vec<Result<Committed, CommitError>> {
         let writer = lock(&self.writer);
         self.commit_locked(&writer, writes)
+    }
+
+    /// Commits what one import produced — the writes of its orders, the
+    /// customers it named and the channel's intake state (its cursor) —
+    /// in one atomic write, and returns once it is on disk. All or
+    /// nothing: one write refused (an order changed meanwhile) refuses
+    /// them all, and nothing is written; the caller plans again.
+    pub async fn commit_import(
+        &self,
+        writes: Vec<Write>,
+        customers: Vec<Customer>,
+        channel: &ChannelId,
+        state: Option<&IntakeState>,
+    ) -> Result<Vec<Committed>, CommitError> {
+        let mut new_jobs = Vec::new();
+        let mut committed = Vec::with_capacity(writes.len());
+        {
+            let _writer = lock(&self.writer);
+            let numbering = self.numbering()?;
+            let mut w = Pending::new(&self.data);
+            for write in writes {
+                new_jobs.extend(write.jobs.iter().map(|j| j.id));
+                committed.push(stage(&mut w, write, &numbering)?);
+                w.keep();
+            }
+            for customer in customers {
+                let mut record = customer;
+                record.channel = Some(channel.clone());
+                w.insert(
+                    keys::customer(channel.as_str(), &record.id),
+                    encode(&record),
+                );
+            }
+            if let Some(state) = state {
+                w.insert(keys::named(keys::INTAKE, channel.as_str()), encode(state));
+            }
+            w.apply()?;
+            self.wrote();
+        }
+        self.announce(&new_jobs);
+        self.flush().await?;
+        Ok(committed)
+    }
+
+    /// A channel's intake state: its cursor, its last success and error.
+    pub fn intake_state(&self, channel: &str) -> Result<IntakeState, StoreError> {
+        Ok(self
+            .get(&keys::named(keys::INTAKE, channel))?
+            .unwrap_or_default())
+    }
+
+    /// Saves a channel's intake state outside an import (a failed poll).
+    pub fn put_intake_state(&self, channel: &str, state: &IntakeState) -> Result<(), StoreError> {
+        self.put(&keys::named(keys::INTAKE, channel), state)
     }
 
     fn commit_locked(
@@ -1400,10 +1483,10 @@ fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committ
             });
         }
     }
-    if let Some((id, _)) = &write.event
-        && w.get(&keys::event(order.id, id))?.is_some()
-    {
-        return Err(CommitError::EventApplied(id.clone()));
+    for event in &write.events {
+        if w.get(&keys::event(order.id, &event.id))?.is_some() {
+            return Err(CommitError::EventApplied(event.id.clone()));
+        }
     }
     {
         if write.assign_order_number {
@@ -1453,11 +1536,16 @@ fn stage(w: &mut Pending, write: Write, numbering: &Numbering) -> Result<Committ
         w.insert(keys::job_state(job.id), encode(&JobState::new(job.created)));
         w.insert(keys::order_job(job.order, job.id), Vec::new());
     }
-    if let Some((id, applied)) = &write.event {
-        let mut applied = applied.clone();
-        applied.history = history.iter().map(|h| h.seq).collect();
-        applied.jobs = write.jobs.iter().map(|j| j.id).collect();
-        w.insert(keys::event(order.id, id), encode(&applied));
+    let (mut entries, mut jobs) = (history.iter(), write.jobs.iter());
+    for event in write.events {
+        let mut applied = event.applied;
+        applied.history = entries
+            .by_ref()
+            .take(event.history)
+            .map(|h| h.seq)
+            .collect();
+        applied.jobs = jobs.by_ref().take(event.jobs).map(|j| j.id).collect();
+        w.insert(keys::event(order.id, &event.id), encode(&applied));
     }
     Ok(Committed { order, history })
 }

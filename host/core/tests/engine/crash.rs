@@ -278,6 +278,7 @@ fn worker() -> Result<(), WorkError> {
             push_manual_changes: true,
             concurrency: None,
             rate_per_second: None,
+            poll_interval_secs: None,
         })?;
         rulesets::install(&engine, "card")?;
         if goods {

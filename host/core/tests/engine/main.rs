@@ -6,6 +6,7 @@ mod bulk;
 mod conditions;
 mod crash;
 mod fuzzing;
+mod intake;
 mod kills;
 mod parsers;
 mod properties;
@@ -101,6 +102,7 @@ impl Fixture {
             push_manual_changes: true,
             concurrency: None,
             rate_per_second: None,
+            poll_interval_secs: None,
         };
         edit(&mut channel);
         self.engine

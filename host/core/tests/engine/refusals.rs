@@ -265,6 +265,7 @@ async fn a_channel_missing_required_config_is_refused_naming_the_fields() {
         push_manual_changes: true,
         concurrency: None,
         rate_per_second: None,
+        poll_interval_secs: None,
     };
     let err = f.engine.save_channel(&channel).unwrap_err().to_string();
     assert!(

@@ -549,6 +549,7 @@ async fn a_version_3_store_migrates_its_customers_to_their_channels() {
         name: "Ada".into(),
         email: Some("ada@example.com".into()),
         phone: None,
+        address: Vec::new(),
     };
     let lonely = statusport_core::domain::order::Customer {
         id: "cust-9".into(),

@@ -35,7 +35,7 @@ async fn a_change_computed_from_a_stale_read_is_refused() {
             after: overwrite,
             history: Vec::new(),
             jobs: Vec::new(),
-            event: None,
+            events: Vec::new(),
             assign_order_number: false,
             assign_invoice_number: false,
             stock: Vec::new(),

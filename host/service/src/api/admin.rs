@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AuditEntry, Body, Caller, State, query_error, reply, same_id};
 use crate::auth::{NewToken, Token};
+use statusport_core::domain::intake::IntakeState;
 use statusport_core::domain::notify::{Template, WebhookEndpoint};
 use statusport_core::domain::order::Channel;
 use statusport_core::domain::platform::Platform;
@@ -28,6 +29,7 @@ pub fn routes() -> OpenApiRouter<State> {
         .routes(routes!(get_template, put_template, delete_template))
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel, put_channel, delete_channel))
+        .routes(routes!(get_channel_intake))
         .routes(routes!(list_plugins))
         .routes(routes!(get_plugin))
         .routes(routes!(list_webhooks, create_webhook))
@@ -328,6 +330,20 @@ async fn get_channel(
         .channel(&id)?
         .ok_or_else(|| ApiError::not_found(format!("channel \"{id}\" does not exist")))?;
     Ok(reply(StatusCode::OK, masked(&state, channel)))
+}
+
+/// Where the channel's intake stands: its cursor, last success, last error
+/// (a failed poll, a refused webhook signature) and what it imported.
+#[utoipa::path(get, path = "/api/channels/{id}/intake", tag = "config",
+    params(("id" = String, Path, description = "The channel's id")),
+    responses((status = 200, body = IntakeState), (status = 404, body = super::Problem)))]
+async fn get_channel_intake(
+    AxumState(state): AxumState<State>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.reader("read channels")?;
+    Ok(reply(StatusCode::OK, state.engine.intake_state(&id)?))
 }
 
 /// Create or replace a channel; a secret sent back as `********` keeps its

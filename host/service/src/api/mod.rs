@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod error;
 pub mod export;
+pub mod hooks;
 pub mod ops;
 pub mod orders;
 pub mod views;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub store: Arc<Store>,
     pub registry: Option<Arc<Registry>>,
+    /// Takes webhook deliveries in; none when no plugins are loaded.
+    pub intake: Option<Arc<crate::intake::Intake>>,
     pub tokens: Arc<Tokens>,
     pub config: ApiConfig,
     pub metrics: Option<PrometheusHandle>,
@@ -356,6 +359,7 @@ impl Modify for BearerAuth {
         (name = "exports", description = "Order exports as CSV, XML or JSON"),
         (name = "access", description = "Tokens and the audit log"),
         (name = "host", description = "Health and metrics"),
+        (name = "intake", description = "Webhook deliveries from the platforms"),
     )
 )]
 struct ApiDoc;
@@ -373,6 +377,7 @@ pub fn router(state: State) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let (host, host_doc) = OpenApiRouter::new()
         .merge(ops::host_routes())
+        .merge(hooks::routes())
         .split_for_parts();
     let mut doc = doc;
     doc.merge(host_doc);

@@ -16,7 +16,7 @@ use statusport_core::domain::job::{
 };
 use statusport_core::domain::notify::{Template, WebhookEndpoint};
 use statusport_core::domain::order::{Channel, Customer, Order};
-use statusport_core::domain::platform::{Origin, PlatformError};
+use statusport_core::domain::platform::PlatformError;
 use statusport_core::domain::shipment::Shipment;
 use statusport_core::store::keys;
 use statusport_core::templates::{MessageContext, Templates};
@@ -506,33 +506,10 @@ async fn platform_call(
             known.join(", ")
         ))
     })?;
-    let base_url = match &channel.base_url {
-        Some(url) => Some(url::Url::parse(url).map_err(|e| {
-            DeliveryError::permanent(
-                FailureKind::Config,
-                format!("channel {}: base_url \"{url}\": {e}", channel.id),
-            )
-        })?),
-        None => None,
-    };
-    let granted_hosts = channel
-        .grants
-        .iter()
-        .map(|g| Origin::parse(g))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            DeliveryError::permanent(
-                FailureKind::Config,
-                format!("channel {}: grants: {e}", channel.id),
-            )
-        })?;
+    let channel_context = ChannelContext::of(channel)
+        .map_err(|message| DeliveryError::permanent(FailureKind::Config, message))?;
     let context = CallContext {
-        channel: Arc::new(ChannelContext {
-            id: channel.id.to_string(),
-            base_url,
-            config: channel.config.clone(),
-            granted_hosts,
-        }),
+        channel: Arc::new(channel_context),
         state: shared.store.clone(),
     };
     let runtime = registry.runtime();
