@@ -6,6 +6,7 @@ mod access;
 mod cli;
 mod config;
 mod fuzz;
+mod intake;
 mod numbering;
 mod openapi;
 mod ops;
