@@ -25,9 +25,11 @@ async fn fixture_channel(api: &Api, id: &str, orders: u32, poll: Option<u32>) {
             Method::PUT,
             &format!("/api/channels/{id}"),
             &api.admin,
-            Some(&json!({"id": id, "name": "Fixture", "plugin": "intake-fixture",
+            Some(
+                &json!({"id": id, "name": "Fixture", "plugin": "intake-fixture",
                 "config": {"orders": orders.to_string(), "secret": "s3cret"},
-                "poll_interval_secs": poll})),
+                "poll_interval_secs": poll}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -35,7 +37,10 @@ async fn fixture_channel(api: &Api, id: &str, orders: u32, poll: Option<u32>) {
 
 async fn orders_of(api: &Api, channel: &str) -> Vec<Value> {
     let (status, body) = api
-        .get(&format!("/api/orders?channel={channel}&limit=1000"), &api.admin)
+        .get(
+            &format!("/api/orders?channel={channel}&limit=1000"),
+            &api.admin,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["orders"].as_array().cloned().unwrap_or_default()
@@ -52,7 +57,10 @@ async fn hook(api: &Api, channel: &str, signature: &str, body: &str) -> (StatusC
         .unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn wait_for_orders(api: &Api, channel: &str, count: usize) -> Vec<Value> {
@@ -86,8 +94,14 @@ async fn a_polling_channel_imports_every_order_once_and_shows_where_it_stands() 
         .collect();
     ids.sort();
     assert_eq!(ids, ["F-0", "F-1", "F-2", "F-3", "F-4", "F-5", "F-6"]);
-    let f3 = orders.iter().find(|o| o["platform_order_id"] == "F-3").unwrap();
-    assert_eq!(f3["statuses"]["order"]["set_by"]["kind"], "platform", "{f3:#}");
+    let f3 = orders
+        .iter()
+        .find(|o| o["platform_order_id"] == "F-3")
+        .unwrap();
+    assert_eq!(
+        f3["statuses"]["order"]["set_by"]["kind"], "platform",
+        "{f3:#}"
+    );
 
     let (status, state) = api.get("/api/channels/fx-poll/intake", &api.admin).await;
     assert_eq!(status, StatusCode::OK, "{state}");
@@ -95,7 +109,9 @@ async fn a_polling_channel_imports_every_order_once_and_shows_where_it_stands() 
     assert_eq!(state["imported"]["created"], 7, "{state:#}");
     assert!(state["last_success"].is_string(), "{state:#}");
     assert!(state["last_error"].is_null(), "{state:#}");
-    let (status, customer) = api.get("/api/customers/cust-3?channel=fx-poll", &api.admin).await;
+    let (status, customer) = api
+        .get("/api/customers/cust-3?channel=fx-poll", &api.admin)
+        .await;
     assert_eq!(status, StatusCode::OK, "{customer}");
     assert_eq!(customer["address"], json!(["1 Main Street", "12345 Town"]));
 
@@ -123,7 +139,10 @@ async fn a_webhook_is_taken_once_when_signed_and_refused_with_401_when_forged() 
     let (status, body) = hook(&api, "fx", "guess", "F-1:done").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(problem(&body), "unauthorized");
-    assert!(body["detail"].as_str().unwrap().contains("signature"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("signature"),
+        "{body}"
+    );
     let (_, unchanged) = api.get(&format!("/api/orders/{id}"), &api.admin).await;
     assert_eq!(unchanged["statuses"]["order"]["code"], "open");
     assert_eq!(unchanged["version"], order["version"]);
@@ -151,17 +170,28 @@ async fn a_webhook_is_taken_once_when_signed_and_refused_with_401_when_forged() 
     // Replayed: the same delivery changes nothing.
     let (status, report) = hook(&api, "fx", "s3cret", "F-1:done").await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!((report["changed"].as_u64(), report["unchanged"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(
+        (report["changed"].as_u64(), report["unchanged"].as_u64()),
+        (Some(0), Some(1))
+    );
     let (_, replayed) = api.get(&format!("/api/orders/{id}"), &api.admin).await;
     assert_eq!(replayed["version"], changed["version"]);
-    let (_, history) = api.get(&format!("/api/orders/{id}/history"), &api.admin).await;
+    let (_, history) = api
+        .get(&format!("/api/orders/{id}/history"), &api.admin)
+        .await;
     let entries = history.as_array().map(Vec::len).unwrap_or(0);
     assert!(entries > 0, "{history}");
 
     // A delivery the plugin cannot read is a 400 naming what is wrong.
     let (status, body) = hook(&api, "fx", "s3cret", "no colon here").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("<order>:<status>"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("<order>:<status>"),
+        "{body}"
+    );
     api.stop().await;
 }
 
@@ -174,7 +204,13 @@ async fn hooks_name_what_is_wrong_with_the_channel_or_the_body() {
     // A 1.0 plugin takes nothing in.
     let (status, body) = hook(&api, "gen", "x", "F-1:done").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("takes no orders in"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("takes no orders in"),
+        "{body}"
+    );
     // Nor may its channel poll.
     let (status, body) = api
         .call(
