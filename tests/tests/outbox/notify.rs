@@ -233,6 +233,7 @@ then = { sms = "shipped-sms" }
                 name: "Ada Lovelace".into(),
                 email: None,
                 phone: None,
+                address: Vec::new(),
             },
         )
         .unwrap();
