@@ -15,7 +15,7 @@ use statusport_core::domain::order::Channel;
 use statusport_core::engine::Engine;
 use statusport_core::store::Store;
 use statusport_runtime::registry::Registry;
-use statusport_tests::{runtime, test_limits};
+use statusport_tests::{runtime, shop, test_limits};
 
 /// One job per imported order: a webhook event on its creation.
 pub const CREATED_RULE: &str = r#"
@@ -55,23 +55,13 @@ async fn main() -> anyhow::Result<()> {
     let channel = match store.channel("shop")? {
         Some(channel) => channel,
         None => {
+            let pairs: Vec<(&str, &str)> = config
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .collect();
             let channel = Channel {
-                id: "shop".try_into().map_err(anyhow::Error::msg)?,
-                name: "Shop".into(),
-                plugin: plugin_id,
-                base_url: Some(base_url.clone()),
-                config: config
-                    .split(',')
-                    .filter_map(|pair| pair.split_once('='))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                grants: Vec::new(),
-                invoice_numbering: true,
-                requires_approval: false,
-                push_manual_changes: true,
-                concurrency: None,
-                rate_per_second: None,
                 poll_interval_secs: Some(1),
+                ..shop::channel("shop", &plugin_id, Some(base_url), &pairs)
             };
             engine.save_channel(&channel)?;
             channel
