@@ -12,7 +12,10 @@
 //! A 1.1 plugin implements [`Guest`] (the adapter, as in 1.0) and
 //! [`Intake`], then calls `statusport_plugin_sdk::v1_1::export!(MyPlugin);`.
 //! The 1.0 world's `export!` stays as it is: a plugin picks its contract by
-//! the macro it calls.
+//! the macro it calls, and a 1.0 plugin built with this SDK is the same 1.0
+//! component as before (wit-bindgen issue #1502, two worlds exporting the
+//! same interface in one crate, does not arise: the export macros carry the
+//! interface's version in their names).
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -31,6 +34,11 @@ pub mod bindings {
         generate_all,
         pub_export_macro: true,
         default_bindings_module: "statusport_plugin_sdk::v1_1::bindings",
+        // Without this, every generated module would pin this world's
+        // description into each plugin that links the SDK, and a 1.0
+        // plugin would import 1.1's `types`. A 1.1 plugin gets the
+        // description from `export!`.
+        disable_custom_section_link_helpers: true,
     });
 }
 
