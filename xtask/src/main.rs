@@ -35,7 +35,10 @@ const FIXTURES: &[(&str, &str)] = &[
         "statusport-fixture-woocommerce-1-0",
         "fixture-woocommerce-1.0.wasm",
     ),
-    ("statusport-fixture-shopware6-1-0", "fixture-shopware6-1.0.wasm"),
+    (
+        "statusport-fixture-shopware6-1-0",
+        "fixture-shopware6-1.0.wasm",
+    ),
 ];
 
 fn main() -> anyhow::Result<()> {

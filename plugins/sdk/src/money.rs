@@ -67,7 +67,11 @@ pub fn minor_units(amount: &str, currency: &str) -> Result<i64, String> {
     if whole.is_empty() && fraction.is_empty() {
         return Err(wrong("is not a number"));
     }
-    if !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+    if !whole
+        .bytes()
+        .chain(fraction.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return Err(wrong("is not a decimal number such as 19.99"));
     }
     let places = decimals(currency) as usize;

@@ -47,7 +47,12 @@ pub fn parse(text: &str) -> Option<i64> {
     };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &b[19..];
@@ -111,7 +116,11 @@ mod tests {
 
     #[test]
     fn times_round_trip_through_seconds() {
-        for text in ["1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "2026-11-22T14:05:00Z"] {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "2026-11-22T14:05:00Z",
+        ] {
             assert_eq!(format_rfc3339(parse(text).unwrap()), text);
         }
         assert_eq!(parse("1970-01-02T00:00:00Z"), Some(86_400));
@@ -119,18 +128,30 @@ mod tests {
 
     #[test]
     fn offsets_fractions_and_naive_times_become_utc() {
-        assert_eq!(to_rfc3339("2026-11-22T14:05:00").unwrap(), "2026-11-22T14:05:00Z");
+        assert_eq!(
+            to_rfc3339("2026-11-22T14:05:00").unwrap(),
+            "2026-11-22T14:05:00Z"
+        );
         assert_eq!(
             to_rfc3339("2026-11-22T14:05:00.123+02:00").unwrap(),
             "2026-11-22T12:05:00Z"
         );
-        assert_eq!(to_rfc3339("2026-11-22 14:05:00-01:30").unwrap(), "2026-11-22T15:35:00Z");
+        assert_eq!(
+            to_rfc3339("2026-11-22 14:05:00-01:30").unwrap(),
+            "2026-11-22T15:35:00Z"
+        );
         assert_eq!(format_naive(0), "1970-01-01T00:00:00");
     }
 
     #[test]
     fn what_is_not_a_time_is_none() {
-        for text in ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T14:05:00+2", "22.11.2026 14:05:00"] {
+        for text in [
+            "",
+            "2026-11-22",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T14:05:00+2",
+            "22.11.2026 14:05:00",
+        ] {
             assert_eq!(parse(text), None, "{text}");
         }
     }

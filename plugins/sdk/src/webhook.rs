@@ -70,7 +70,12 @@ mod tests {
     fn hex_signatures_follow_rfc_4231() {
         assert_eq!(sign(KEY, DATA, Encoding::Hex), HEX);
         assert!(verify_hmac_sha256(KEY, DATA, HEX, Encoding::Hex));
-        assert!(verify_hmac_sha256(KEY, DATA, &HEX.to_uppercase(), Encoding::Hex));
+        assert!(verify_hmac_sha256(
+            KEY,
+            DATA,
+            &HEX.to_uppercase(),
+            Encoding::Hex
+        ));
     }
 
     #[test]
@@ -78,8 +83,18 @@ mod tests {
         let signature = sign(KEY, DATA, Encoding::Base64);
         assert_eq!(signature, "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
         assert!(verify_hmac_sha256(KEY, DATA, &signature, Encoding::Base64));
-        assert!(!verify_hmac_sha256(KEY, b"what do ya want for something?", &signature, Encoding::Base64));
-        assert!(!verify_hmac_sha256(b"other", DATA, &signature, Encoding::Base64));
+        assert!(!verify_hmac_sha256(
+            KEY,
+            b"what do ya want for something?",
+            &signature,
+            Encoding::Base64
+        ));
+        assert!(!verify_hmac_sha256(
+            b"other",
+            DATA,
+            &signature,
+            Encoding::Base64
+        ));
     }
 
     #[test]
@@ -92,7 +107,10 @@ mod tests {
     #[test]
     fn headers_are_found_whatever_their_case() {
         let headers = vec![("X-WC-Webhook-Topic".to_owned(), "order.created".to_owned())];
-        assert_eq!(header(&headers, "x-wc-webhook-topic"), Some("order.created"));
+        assert_eq!(
+            header(&headers, "x-wc-webhook-topic"),
+            Some("order.created")
+        );
         assert_eq!(header(&headers, "x-wc-webhook-id"), None);
     }
 }

@@ -334,7 +334,10 @@ fn incoming(order: SwOrder) -> Result<IncomingOrder, AdapterError> {
         statuses.push(status_value(Dimension::Payment, &state.technical_name));
     }
     let deliveries = order.deliveries.unwrap_or_default();
-    if let Some(state) = deliveries.first().and_then(|d| d.state_machine_state.as_ref()) {
+    if let Some(state) = deliveries
+        .first()
+        .and_then(|d| d.state_machine_state.as_ref())
+    {
         statuses.push(status_value(Dimension::Delivery, &state.technical_name));
     }
     let payment_method = current
@@ -348,9 +351,13 @@ fn incoming(order: SwOrder) -> Result<IncomingOrder, AdapterError> {
             id: text(&customer.customer_id)
                 .or_else(|| email.clone())
                 .unwrap_or_else(|| format!("guest-order-{id}")),
-            name: format!("{} {}", customer.first_name.trim(), customer.last_name.trim())
-                .trim()
-                .to_owned(),
+            name: format!(
+                "{} {}",
+                customer.first_name.trim(),
+                customer.last_name.trim()
+            )
+            .trim()
+            .to_owned(),
             email,
             phone: text(&address.phone_number),
             address: lines_of_address,
@@ -401,8 +408,8 @@ pub fn pull(cursor: Option<String>) -> Result<Batch, AdapterError> {
     let found: Search = session
         .send(Method::Post, "/api/search/order", Some(&criteria(&cursor)))?
         .json()?;
-    let more = found.total.is_some_and(|t| t > found.data.len() as u64)
-        || found.data.len() >= PAGE_SIZE;
+    let more =
+        found.total.is_some_and(|t| t > found.data.len() as u64) || found.data.len() >= PAGE_SIZE;
     {
         let created: Vec<(&str, &str)> = found
             .data
@@ -533,7 +540,10 @@ pub fn accept_webhook(
     })?;
     if placed {
         let mut session = Session::open()?;
-        return Ok(vec![Inbound::Order(read_incoming(&mut session, &order_id)?)]);
+        return Ok(vec![Inbound::Order(read_incoming(
+            &mut session,
+            &order_id,
+        )?)]);
     }
     let (dimension, code) = change.expect("a state event");
     let changed_at = match payload_order(&delivered.data.payload)

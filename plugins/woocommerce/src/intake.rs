@@ -163,9 +163,7 @@ fn incoming(order: WcOrder) -> Result<IncomingOrder, AdapterError> {
         .iter()
         .map(|item| {
             let unit_price = match &item.subtotal {
-                Some(subtotal) => {
-                    Money::parse(subtotal, &order.currency)?.per_item(item.quantity)
-                }
+                Some(subtotal) => Money::parse(subtotal, &order.currency)?.per_item(item.quantity),
                 None => Money::from_json(
                     item.price.as_ref().unwrap_or(&serde_json::Value::Null),
                     &order.currency,
@@ -224,7 +222,10 @@ fn incoming(order: WcOrder) -> Result<IncomingOrder, AdapterError> {
         shipping,
         payment_method: order.payment_method.clone(),
         statuses: vec![status_value(Dimension::Order, &order.status)],
-        created_at: rfc3339(&order.date_created_gmt, &format!("order {id}: date_created_gmt"))?,
+        created_at: rfc3339(
+            &order.date_created_gmt,
+            &format!("order {id}: date_created_gmt"),
+        )?,
         updated_at: rfc3339(order.modified(), &format!("order {id}: date_modified_gmt"))?,
     })
 }
@@ -278,7 +279,11 @@ pub fn pull(cursor: Option<String>) -> Result<Batch, AdapterError> {
             continue;
         }
         let last = fresh.iter().map(|(m, _)| *m).max().unwrap_or(from);
-        let mut next_seen: Vec<u64> = if last == from { seen.clone() } else { Vec::new() };
+        let mut next_seen: Vec<u64> = if last == from {
+            seen.clone()
+        } else {
+            Vec::new()
+        };
         next_seen.extend(fresh.iter().filter(|(m, _)| *m == last).map(|(_, o)| o.id));
         let items = fresh
             .into_iter()

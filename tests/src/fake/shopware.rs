@@ -261,7 +261,11 @@ impl Shopware {
     /// The current (newest) transaction is paid.
     pub fn mark_paid(&mut self, id: &str) {
         self.change(id, |o| {
-            if let Some(t) = o.transactions.iter_mut().max_by(|a, b| a.created_at.cmp(&b.created_at)) {
+            if let Some(t) = o
+                .transactions
+                .iter_mut()
+                .max_by(|a, b| a.created_at.cmp(&b.created_at))
+            {
                 t.state = "paid".into();
             }
         })
@@ -311,8 +315,14 @@ impl Shopware {
             headers: vec![
                 ("content-type".into(), "application/json".into()),
                 ("sw-version".into(), "6.7.9.1".into()),
-                ("sw-context-language".into(), "2fbb5fe2e29a4d70aa5854ce7ce3e20b".into()),
-                ("shopware-shop-signature".into(), hex::encode(hmac_sha256(secret, &body))),
+                (
+                    "sw-context-language".into(),
+                    "2fbb5fe2e29a4d70aa5854ce7ce3e20b".into(),
+                ),
+                (
+                    "shopware-shop-signature".into(),
+                    hex::encode(hmac_sha256(secret, &body)),
+                ),
             ],
             body,
         }
@@ -331,7 +341,12 @@ impl Shopware {
         let mut found: Vec<&Order> = match criteria.get("ids") {
             Some(ids) => ids
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).filter_map(|id| self.orders.get(id)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(|id| self.orders.get(id))
+                        .collect()
+                })
                 .unwrap_or_default(),
             None => self.orders.values().collect(),
         };
@@ -389,8 +404,15 @@ impl Shopware {
             });
         }
         let matching = found.len();
-        let page = criteria.get("page").and_then(Value::as_u64).unwrap_or(1).max(1) as usize;
-        let limit = criteria.get("limit").and_then(Value::as_u64).map(|l| l as usize);
+        let page = criteria
+            .get("page")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .max(1) as usize;
+        let limit = criteria
+            .get("limit")
+            .and_then(Value::as_u64)
+            .map(|l| l as usize);
         let offset = limit.map_or(0, |l| (page - 1) * l);
         let data: Vec<Value> = found
             .iter()
@@ -398,15 +420,33 @@ impl Shopware {
             .take(limit.unwrap_or(usize::MAX))
             .map(|o| order_json(o, &assoc))
             .collect();
-        let total = match criteria.get("total-count-mode").and_then(|m| m.as_str().map(str::to_owned).or_else(|| m.as_u64().map(|n| n.to_string()))).as_deref() {
+        let total = match criteria
+            .get("total-count-mode")
+            .and_then(|m| {
+                m.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| m.as_u64().map(|n| n.to_string()))
+            })
+            .as_deref()
+        {
             None | Some("none") | Some("0") => data.len(),
             Some("exact") | Some("1") => matching,
             Some("next-pages") | Some("2") => {
-                offset + matching.saturating_sub(offset).min(limit.map_or(usize::MAX, |l| l * 5 + 1))
+                offset
+                    + matching
+                        .saturating_sub(offset)
+                        .min(limit.map_or(usize::MAX, |l| l * 5 + 1))
             }
-            Some(other) => return invalid(format!("total-count-mode \"{other}\" is not none, exact or next-pages")),
+            Some(other) => {
+                return invalid(format!(
+                    "total-count-mode \"{other}\" is not none, exact or next-pages"
+                ));
+            }
         };
-        answer(200, json!({ "total": total, "data": data, "aggregations": [] }))
+        answer(
+            200,
+            json!({ "total": total, "data": data, "aggregations": [] }),
+        )
     }
 
     /// Forgets every issued token, as a Shopware restart would.
@@ -455,8 +495,19 @@ fn state_json(e: &Entity) -> Value {
 
 /// The keys of Shopware's `Criteria` schema.
 const CRITERIA: &[&str] = &[
-    "page", "limit", "filter", "sort", "post-filter", "associations", "aggregations", "grouping",
-    "fields", "total-count-mode", "ids", "includes", "excludes",
+    "page",
+    "limit",
+    "filter",
+    "sort",
+    "post-filter",
+    "associations",
+    "aggregations",
+    "grouping",
+    "fields",
+    "total-count-mode",
+    "ids",
+    "includes",
+    "excludes",
 ];
 
 /// A field of an order, as a filter or a sort reads it.
@@ -473,7 +524,11 @@ fn field(o: &Order, name: &str) -> Result<Field, String> {
         "orderNumber" => Field::Text(o.number.clone()),
         "createdAt" => Field::Time(o.created_ms),
         "updatedAt" => o.updated_ms.map_or(Field::Null, Field::Time),
-        other => return Err(format!("field \"{other}\" is not a field of the fake's order")),
+        other => {
+            return Err(format!(
+                "field \"{other}\" is not a field of the fake's order"
+            ));
+        }
     })
 }
 
@@ -509,7 +564,11 @@ fn filter_matches(filter: &Value, o: &Order) -> Result<bool, String> {
             other => return Err(format!("operator \"{other}\" is not and, or, nand or nor")),
         })
     };
-    let name = || filter["field"].as_str().ok_or(format!("a {kind} filter without a field"));
+    let name = || {
+        filter["field"]
+            .as_str()
+            .ok_or(format!("a {kind} filter without a field"))
+    };
     match kind {
         "multi" => combine(queries()?),
         "not" => Ok(!combine(queries()?)?),
@@ -546,7 +605,11 @@ fn filter_matches(filter: &Value, o: &Order) -> Result<bool, String> {
                     "gte" => value >= bound,
                     "lt" => value < bound,
                     "lte" => value <= bound,
-                    other => return Err(format!("range parameter \"{other}\" is not gt, gte, lt or lte")),
+                    other => {
+                        return Err(format!(
+                            "range parameter \"{other}\" is not gt, gte, lt or lte"
+                        ));
+                    }
                 };
                 if !ok {
                     return Ok(false);
@@ -581,7 +644,11 @@ fn order_json(o: &Order, assoc: &Value) -> Value {
     let currency_id = "b7d2554b0ce847cd82f3ac9bd1c0dfca";
     let billing_id = hex_id(0xb, o.created_ms as u64 % 1_000_000);
     let rounding = json!({ "decimals": 2, "interval": 0.01, "roundForNet": true });
-    let lines_total: i64 = o.lines.iter().map(|l| l.unit_price * i64::from(l.quantity)).sum();
+    let lines_total: i64 = o
+        .lines
+        .iter()
+        .map(|l| l.unit_price * i64::from(l.quantity))
+        .sum();
     let total = price(lines_total + o.shipping);
     let mut v = json!({
         "id": o.order.id,
@@ -615,56 +682,69 @@ fn order_json(o: &Order, assoc: &Value) -> Value {
         x
     };
     v["deliveries"] = if named("deliveries") {
-        o.deliveries.iter().map(|d| {
-            let mut x = entity(d, nested("deliveries", "stateMachineState"));
-            x["shippingOrderAddressId"] = json!(billing_id);
-            x["shippingMethodId"] = json!("a7e1c8d9b0f14c2d8e3f4a5b6c7d8e9f");
-            x["shippingDateEarliest"] = json!(time(o.created_ms + 86_400_000));
-            x["shippingDateLatest"] = json!(time(o.created_ms + 3 * 86_400_000));
-            x
-        }).collect()
+        o.deliveries
+            .iter()
+            .map(|d| {
+                let mut x = entity(d, nested("deliveries", "stateMachineState"));
+                x["shippingOrderAddressId"] = json!(billing_id);
+                x["shippingMethodId"] = json!("a7e1c8d9b0f14c2d8e3f4a5b6c7d8e9f");
+                x["shippingDateEarliest"] = json!(time(o.created_ms + 86_400_000));
+                x["shippingDateLatest"] = json!(time(o.created_ms + 3 * 86_400_000));
+                x
+            })
+            .collect()
     } else {
         Value::Null
     };
     v["transactions"] = if named("transactions") {
-        o.transactions.iter().map(|t| {
-            let mut x = entity(t, nested("transactions", "stateMachineState"));
-            x["paymentMethodId"] = json!("f1e2d3c4b5a697887766554433221100");
-            x["amount"] = json!({ "unitPrice": total, "totalPrice": total, "quantity": 1 });
-            if nested("transactions", "paymentMethod") {
-                x["paymentMethod"] = json!({
-                    "id": "f1e2d3c4b5a697887766554433221100",
-                    "technicalName": o.payment_method,
-                    "name": o.payment_method,
-                });
-            }
-            x
-        }).collect()
+        o.transactions
+            .iter()
+            .map(|t| {
+                let mut x = entity(t, nested("transactions", "stateMachineState"));
+                x["paymentMethodId"] = json!("f1e2d3c4b5a697887766554433221100");
+                x["amount"] = json!({ "unitPrice": total, "totalPrice": total, "quantity": 1 });
+                if nested("transactions", "paymentMethod") {
+                    x["paymentMethod"] = json!({
+                        "id": "f1e2d3c4b5a697887766554433221100",
+                        "technicalName": o.payment_method,
+                        "name": o.payment_method,
+                    });
+                }
+                x
+            })
+            .collect()
     } else {
         Value::Null
     };
     if named("lineItems") {
-        v["lineItems"] = o.lines.iter().enumerate().map(|(i, l)| json!({
-            "id": l.id,
-            "orderId": o.order.id,
-            "identifier": l.id,
-            "referencedId": l.id,
-            "productId": l.id,
-            "type": "product",
-            "label": l.label,
-            "quantity": l.quantity,
-            "unitPrice": price(l.unit_price),
-            "totalPrice": price(l.unit_price * i64::from(l.quantity)),
-            "price": {
-                "unitPrice": price(l.unit_price),
-                "totalPrice": price(l.unit_price * i64::from(l.quantity)),
-                "quantity": l.quantity,
-            },
-            "payload": { "productNumber": l.product_number },
-            "position": i + 1,
-            "children": [],
-            "states": [],
-        })).collect();
+        v["lineItems"] = o
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                json!({
+                    "id": l.id,
+                    "orderId": o.order.id,
+                    "identifier": l.id,
+                    "referencedId": l.id,
+                    "productId": l.id,
+                    "type": "product",
+                    "label": l.label,
+                    "quantity": l.quantity,
+                    "unitPrice": price(l.unit_price),
+                    "totalPrice": price(l.unit_price * i64::from(l.quantity)),
+                    "price": {
+                        "unitPrice": price(l.unit_price),
+                        "totalPrice": price(l.unit_price * i64::from(l.quantity)),
+                        "quantity": l.quantity,
+                    },
+                    "payload": { "productNumber": l.product_number },
+                    "position": i + 1,
+                    "children": [],
+                    "states": [],
+                })
+            })
+            .collect();
     }
     if named("orderCustomer") {
         v["orderCustomer"] = json!({

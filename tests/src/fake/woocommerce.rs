@@ -71,7 +71,12 @@ fn amount(minor: i64, currency: &str) -> String {
     let scale = 10i64.pow(decimals);
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.abs();
-    format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = decimals as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = decimals as usize
+    )
 }
 
 fn gmt(secs: i64) -> String {
@@ -86,7 +91,11 @@ impl Order {
     /// give it (the fields the plugins and the tests read, in WooCommerce's
     /// shapes and types).
     pub fn to_json(&self, id: &str) -> Value {
-        let currency = if self.currency.is_empty() { "EUR" } else { &self.currency };
+        let currency = if self.currency.is_empty() {
+            "EUR"
+        } else {
+            &self.currency
+        };
         let lines: Vec<Value> = self
             .lines
             .iter()
@@ -194,7 +203,11 @@ impl WooCommerce {
                 .map(|k| Line {
                     id: i * 10 + k,
                     product_id: 100 + k,
-                    sku: if k == 2 { String::new() } else { format!("SKU-{}", 100 + k) },
+                    sku: if k == 2 {
+                        String::new()
+                    } else {
+                        format!("SKU-{}", 100 + k)
+                    },
                     name: format!("Article {}", 100 + k),
                     quantity: 1 + (i % 4) as u32,
                     unit_price: 990 + 100 * k as i64,
@@ -264,19 +277,26 @@ impl WooCommerce {
             .get(id)
             .unwrap_or_else(|| panic!("the fake shop has no order {id}"));
         let body = serde_json::to_vec(&order.to_json(id)).expect("an order is JSON");
-        let signature = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &body));
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &body));
         let (resource, event) = topic.split_once('.').unwrap_or((topic, ""));
         Delivery {
             headers: vec![
                 ("content-type".into(), "application/json".into()),
-                ("user-agent".into(), "WooCommerce/9.4.0 Hookshot (WordPress/6.7)".into()),
+                (
+                    "user-agent".into(),
+                    "WooCommerce/9.4.0 Hookshot (WordPress/6.7)".into(),
+                ),
                 ("X-WC-Webhook-Source".into(), "https://shop.example/".into()),
                 ("X-WC-Webhook-Topic".into(), topic.into()),
                 ("X-WC-Webhook-Resource".into(), resource.into()),
                 ("X-WC-Webhook-Event".into(), event.into()),
                 ("X-WC-Webhook-Signature".into(), signature),
                 ("X-WC-Webhook-ID".into(), "7".into()),
-                ("X-WC-Webhook-Delivery-ID".into(), format!("{}", order.modified)),
+                (
+                    "X-WC-Webhook-Delivery-ID".into(),
+                    format!("{}", order.modified),
+                ),
             ],
             body,
         }
@@ -287,8 +307,14 @@ impl WooCommerce {
     pub fn ping(webhook_id: u64) -> Delivery {
         Delivery {
             headers: vec![
-                ("content-type".into(), "application/x-www-form-urlencoded".into()),
-                ("user-agent".into(), "WooCommerce/9.4.0 Hookshot (WordPress/6.7)".into()),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                (
+                    "user-agent".into(),
+                    "WooCommerce/9.4.0 Hookshot (WordPress/6.7)".into(),
+                ),
             ],
             body: format!("webhook_id={webhook_id}").into_bytes(),
         }
@@ -298,11 +324,16 @@ impl WooCommerce {
     /// exclusive, as WordPress's date query), ordering with ties by id, and
     /// paging with `X-WP-Total` and `X-WP-TotalPages`.
     fn list(&self, query: Option<&str>) -> Response {
-        let params: BTreeMap<String, String> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+        let params: BTreeMap<String, String> =
+            url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
         let invalid = |name: &str| {
-            error(400, "rest_invalid_param", &format!("Invalid parameter(s): {name}"))
+            error(
+                400,
+                "rest_invalid_param",
+                &format!("Invalid parameter(s): {name}"),
+            )
         };
         let number = |name: &str, default: u64| -> Result<u64, Response> {
             match params.get(name) {
@@ -335,7 +366,9 @@ impl WooCommerce {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => return e,
         };
-        if params.get("dates_are_gmt").map(String::as_str) != Some("true") && (after.is_some() || before.is_some()) {
+        if params.get("dates_are_gmt").map(String::as_str) != Some("true")
+            && (after.is_some() || before.is_some())
+        {
             // The shop's time zone is UTC here, so a plugin forgetting the
             // flag would not notice; refuse, as the answer would be shifted
             // on a real shop.
@@ -443,7 +476,9 @@ impl Platform for WooCommerce {
         let parts = segments(&request.path);
         let method = request.method.as_str();
         match parts[..] {
-            ["wp-json", "wc", "v3", "orders"] if method == "GET" => self.list(request.query.as_deref()),
+            ["wp-json", "wc", "v3", "orders"] if method == "GET" => {
+                self.list(request.query.as_deref())
+            }
             ["wp-json", "wc", "v3", "orders", id] => {
                 let Some(order) = self.orders.get_mut(id) else {
                     return error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.");

@@ -51,7 +51,6 @@ pub fn status_value(dimension: Dimension, code: &str) -> StatusValue {
 /// `text`, a platform's time (see [`time::parse`]), as RFC 3339 UTC; `what`
 /// names it in the error.
 pub fn rfc3339(text: &str, what: &str) -> Result<String, AdapterError> {
-    time::to_rfc3339(text).ok_or_else(|| {
-        AdapterError::Rejected(format!("{what} \"{text}\" is not a date and time"))
-    })
+    time::to_rfc3339(text)
+        .ok_or_else(|| AdapterError::Rejected(format!("{what} \"{text}\" is not a date and time")))
 }
