@@ -384,10 +384,8 @@ impl Shopware {
                     "DESC" | "desc" => true,
                     other => return invalid(format!("sort order \"{other}\" is not ASC or DESC")),
                 };
-                if let Some(o) = found.first() {
-                    if let Err(e) = field(o, name) {
-                        return invalid(e);
-                    }
+                if let Some(Err(e)) = found.first().map(|o| field(o, name)) {
+                    return invalid(e);
                 }
                 keys.push((name.to_owned(), descending));
             }

@@ -335,13 +335,14 @@ impl WooCommerce {
                 &format!("Invalid parameter(s): {name}"),
             )
         };
-        let number = |name: &str, default: u64| -> Result<u64, Response> {
+        // Each parse fails with the name of the parameter it could not read.
+        let number = |name: &'static str, default: u64| -> Result<u64, &'static str> {
             match params.get(name) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| invalid(name)),
+                Some(v) => v.parse().map_err(|_| name),
             }
         };
-        let date = |name: &str| -> Result<Option<i64>, Response> {
+        let date = |name: &'static str| -> Result<Option<i64>, &'static str> {
             match params.get(name) {
                 None => Ok(None),
                 Some(v) => v
@@ -349,12 +350,12 @@ impl WooCommerce {
                     .ok()
                     .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
                     .map(|z| Some(z.timestamp().as_second()))
-                    .ok_or_else(|| invalid(name)),
+                    .ok_or(name),
             }
         };
         let (per_page, page) = match (number("per_page", 10), number("page", 1)) {
             (Ok(p), Ok(n)) => (p, n),
-            (Err(e), _) | (_, Err(e)) => return e,
+            (Err(name), _) | (_, Err(name)) => return invalid(name),
         };
         if !(1..=100).contains(&per_page) {
             return invalid("per_page");
@@ -364,7 +365,7 @@ impl WooCommerce {
         }
         let (after, before) = match (date("modified_after"), date("modified_before")) {
             (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return e,
+            (Err(name), _) | (_, Err(name)) => return invalid(name),
         };
         if params.get("dates_are_gmt").map(String::as_str) != Some("true")
             && (after.is_some() || before.is_some())
