@@ -7,6 +7,7 @@
 // tests cannot depend on this crate; the outbox's crash test shares them.
 #[path = "../../host/core/tests/engine/kills.rs"]
 pub mod crash;
+pub mod delivery;
 pub mod fake;
 pub mod shop;
 pub mod smtp;

@@ -8,9 +8,15 @@
 //!   contract's `adapter-error`.
 //! - [`carriers`]: the host's canonical carrier ids and a mapping helper.
 //! - [`host`]: the channel's config values, the per-channel state, the log.
+//! - [`v1_1`]: contract 1.1 (`statusport:adapter@1.1.0`), for a plugin that
+//!   also takes orders in (`intake`), with helpers to build what it hands in.
+//! - [`money`], [`time`], [`webhook`]: amounts in minor units, RFC 3339
+//!   times, header lookup and HMAC-SHA256 signature checks.
 //!
-//! A plugin is one file: implement [`Guest`] and call
-//! `statusport_plugin_sdk::export!(MyPlugin);`.
+//! A 1.0 plugin is one file: implement [`Guest`] and call
+//! `statusport_plugin_sdk::export!(MyPlugin);`. A 1.1 plugin implements
+//! [`v1_1::Guest`] and [`v1_1::Intake`] and calls
+//! `statusport_plugin_sdk::v1_1::export!(MyPlugin);`.
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -26,6 +32,10 @@ pub mod carriers;
 pub mod errors;
 pub mod host;
 pub mod http;
+pub mod money;
+pub mod time;
+pub mod v1_1;
+pub mod webhook;
 
 pub use bindings::export;
 pub use bindings::exports::statusport::adapter::adapter::Guest;

@@ -8,14 +8,20 @@
 //! delivery, followed by its `ship` transition. Authentication is OAuth
 //! client credentials; the token lives in the channel's state until shortly
 //! before it expires.
+//!
+//! Contract 1.1: orders and state changes come in by `pull` and by the
+//! app system's webhooks; see [`intake`].
+
+mod intake;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use statusport_plugin_sdk::http::{Client, Request, Response, segment};
+use statusport_plugin_sdk::v1_1::{Batch, Guest, Inbound, Intake, export};
 use statusport_plugin_sdk::{
-    AdapterError, AdapterResult, Dimension, Guest, PlatformInfo, Shipment, Status, Transition,
-    carriers, config_field, export, host, json, receipt, status,
+    AdapterError, AdapterResult, Dimension, PlatformInfo, Shipment, Status, Transition, carriers,
+    config_field, host, json, receipt, status,
 };
 
 struct Shopware;
@@ -508,6 +514,16 @@ impl Guest for Shopware {
                 config_field(CLIENT_SECRET, "Secret access key of that integration")
                     .required()
                     .secret(),
+                config_field(
+                    intake::APP_SECRET,
+                    "Secret of the Shopware app whose webhooks reach this channel; deliveries are checked against it",
+                )
+                .secret(),
+                config_field(
+                    intake::INTAKE_SINCE,
+                    "Where the first pull of orders starts: a date (2026-01-31) or an RFC 3339 time; \
+                     unset, 30 days back",
+                ),
             ],
             extra_hosts: Vec::new(),
         }
@@ -580,6 +596,19 @@ impl Guest for Shopware {
                 shipment.packages.len() - added
             ),
         ))
+    }
+}
+
+impl Intake for Shopware {
+    fn pull(cursor: Option<String>) -> Result<Batch, AdapterError> {
+        intake::pull(cursor)
+    }
+
+    fn accept_webhook(
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Vec<Inbound>, AdapterError> {
+        intake::accept_webhook(headers, body)
     }
 }
 

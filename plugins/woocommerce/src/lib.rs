@@ -6,12 +6,18 @@
 //! absent — as a customer order note. WooCommerce has no idempotency keys, so
 //! the plugin reads what the order already carries and adds only what is
 //! missing: a shipment sent twice leaves one entry per tracking number.
+//!
+//! Contract 1.1: orders come in by `pull` and by the shop's webhooks; see
+//! [`intake`].
+
+mod intake;
 
 use serde::Deserialize;
 use statusport_plugin_sdk::http::{Client, segment};
+use statusport_plugin_sdk::v1_1::{Batch, Guest, Inbound, Intake, export};
 use statusport_plugin_sdk::{
-    AdapterError, AdapterResult, Dimension, Guest, Package, PlatformInfo, Shipment, carriers,
-    config_field, errors, export, host, json, receipt, status,
+    AdapterError, AdapterResult, Dimension, Package, PlatformInfo, Shipment, carriers,
+    config_field, errors, host, json, receipt, status,
 };
 
 struct WooCommerce;
@@ -258,6 +264,17 @@ impl Guest for WooCommerce {
                     "\"yes\" when the Shipment Tracking extension is installed; \"no\" sends tracking numbers as customer notes",
                 )
                 .default_value("yes"),
+                config_field(
+                    intake::WEBHOOK_SECRET,
+                    "Secret of the shop's order webhooks (WooCommerce › Settings › Advanced › Webhooks); \
+                     deliveries are checked against it",
+                )
+                .secret(),
+                config_field(
+                    intake::INTAKE_SINCE,
+                    "Where the first pull of orders starts: a date (2026-01-31) or an RFC 3339 time; \
+                     unset, 30 days back",
+                ),
             ],
             extra_hosts: Vec::new(),
         }
@@ -324,6 +341,19 @@ impl Guest for WooCommerce {
         } else {
             upload_as_notes(&client, &shipment)
         }
+    }
+}
+
+impl Intake for WooCommerce {
+    fn pull(cursor: Option<String>) -> Result<Batch, AdapterError> {
+        intake::pull(cursor)
+    }
+
+    fn accept_webhook(
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Vec<Inbound>, AdapterError> {
+        intake::accept_webhook(headers, body)
     }
 }
 

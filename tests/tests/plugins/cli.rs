@@ -24,7 +24,7 @@ async fn check_prints_the_statuses_per_dimension_and_transitions() {
     let (code, out) = statusport(&["plugin", "check", path.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("plugin shopware6 1.0.0 \"Shopware 6\" — contract statusport:adapter@1.0.0"),
+        out.contains("plugin shopware6 1.1.0 \"Shopware 6\" — contract statusport:adapter@1.1.0"),
         "{out}"
     );
     assert!(

@@ -75,7 +75,7 @@ async fn woocommerce_declares_one_free_order_dimension_and_its_config() {
         .filter(|f| f.secret)
         .map(|f| f.name.as_str())
         .collect();
-    assert_eq!(secret, ["consumer-secret"]);
+    assert_eq!(secret, ["consumer-secret", "webhook-secret"]);
     assert!(p.platform.carriers.contains(&"dhl".to_owned()));
 }
 

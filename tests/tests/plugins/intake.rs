@@ -14,15 +14,14 @@ fn copy(from: &Path, dir: &Path) {
 }
 
 #[tokio::test]
-async fn a_1_1_plugin_and_the_1_0_plugins_load_in_one_host() {
+async fn the_1_1_plugins_and_the_1_0_plugins_load_in_one_host() {
     let dir = tempfile::tempdir().unwrap();
     for id in ["generic", "woocommerce", "shopware6"] {
         copy(&plugin_path(id), dir.path());
     }
     copy(&fixture_path("intake"), dir.path());
-    let registry = Registry::open(runtime(test_limits(), None), dir.path())
-        .await
-        .unwrap();
+    let rt = runtime(test_limits(), None);
+    let registry = Registry::open(rt.clone(), dir.path()).await.unwrap();
     assert!(registry.refusals().is_empty(), "{:?}", registry.refusals());
     let loaded: Vec<(String, String, bool)> = registry
         .plugins()
@@ -40,8 +39,27 @@ async fn a_1_1_plugin_and_the_1_0_plugins_load_in_one_host() {
         [
             ("generic".into(), "1.0.0".into(), false),
             ("intake-fixture".into(), "1.1.0".into(), true),
-            ("shopware6".into(), "1.0.0".into(), false),
-            ("woocommerce".into(), "1.0.0".into(), false),
+            ("shopware6".into(), "1.1.0".into(), true),
+            ("woocommerce".into(), "1.1.0".into(), true),
+        ]
+    );
+    // The same platforms' 1.0 builds, frozen as fixtures, load in the same
+    // runtime (a registry holds one plugin per id) and have no intake.
+    let mut old = Vec::new();
+    for name in ["woocommerce-1.0", "shopware6-1.0"] {
+        let plugin = load(&rt, &fixture_path(name)).await;
+        old.push((
+            plugin.platform.id.clone(),
+            plugin.platform.version.to_string(),
+            plugin.contract.to_string(),
+            plugin.has_intake(),
+        ));
+    }
+    assert_eq!(
+        old,
+        [
+            ("woocommerce".into(), "1.0.0".into(), "1.0.0".into(), false),
+            ("shopware6".into(), "1.0.0".into(), "1.0.0".into(), false),
         ]
     );
 }

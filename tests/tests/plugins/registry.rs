@@ -182,7 +182,7 @@ async fn plugins_are_added_replaced_and_removed_while_the_host_runs() {
     })
     .await;
     let refusal = &registry.refusals()[0];
-    assert_eq!(refusal.still_serving.as_deref(), Some("woocommerce 1.0.0"));
+    assert_eq!(refusal.still_serving.as_deref(), Some("woocommerce 1.1.0"));
     assert!(registry.get("woocommerce").is_some());
 
     // A good replacement takes over: another plugin under the same file name.
@@ -212,7 +212,7 @@ async fn reload_reports_what_changed_and_leaves_the_rest() {
     let before = registry.get("generic").unwrap();
     copy(&plugin_path("woocommerce"), dir.path(), "woocommerce.wasm");
     let summary = registry.reload().await;
-    assert_eq!(summary.loaded, ["woocommerce 1.0.0"]);
+    assert_eq!(summary.loaded, ["woocommerce 1.1.0"]);
     assert!(summary.removed.is_empty());
     // The unchanged plugin is the same loaded instance.
     assert!(std::sync::Arc::ptr_eq(

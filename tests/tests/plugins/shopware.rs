@@ -350,3 +350,313 @@ async fn bad_client_credentials_are_an_auth_error_naming_the_fields() {
         "auth: Shopware refused the integration's client credentials (HTTP 401): check client-id and client-secret"
     );
 }
+
+mod intake {
+    //! Orders and state changes coming in: pulls with the cursor, and the
+    //! app system's signed webhooks.
+
+    use std::collections::BTreeMap;
+
+    use statusport_core::domain::intake::{Inbound, IncomingOrder};
+    use statusport_core::domain::platform::{Dimension, PlatformError};
+    use statusport_runtime::CallError;
+    use statusport_runtime::call::CallContext;
+    use statusport_tests::fake::serve;
+    use statusport_tests::fake::shopware::Shopware;
+    use statusport_tests::{channel, load, plugin_path, runtime, test_limits};
+
+    const SECRET: &str = "app-secret-1";
+
+    fn context(url: &str) -> CallContext {
+        channel(
+            url,
+            &[
+                ("client-id", "SWIA-TEST"),
+                ("client-secret", "secret"),
+                ("app-secret", SECRET),
+            ],
+        )
+    }
+
+    fn orders(items: Vec<Inbound>) -> Vec<IncomingOrder> {
+        items
+            .into_iter()
+            .map(|i| match i {
+                Inbound::Order(o) => o,
+                other => panic!("a Shopware pull brings orders only: {other:?}"),
+            })
+            .collect()
+    }
+
+    async fn pull_all(
+        rt: &std::sync::Arc<statusport_runtime::Runtime>,
+        plugin: &statusport_runtime::registry::LoadedPlugin,
+        ctx: &CallContext,
+        mut cursor: Option<String>,
+    ) -> (Vec<IncomingOrder>, usize, Option<String>) {
+        let mut all = Vec::new();
+        let mut batches = 0;
+        loop {
+            let batch = rt
+                .pull(&plugin.callee(), ctx, cursor.as_deref())
+                .await
+                .result
+                .expect("the pull answers");
+            batches += 1;
+            assert!(batches < 1000, "the pull never ends");
+            all.extend(orders(batch.items));
+            cursor = batch.next_cursor;
+            if !batch.more {
+                return (all, batches, cursor);
+            }
+        }
+    }
+
+    fn counts(orders: &[IncomingOrder]) -> BTreeMap<String, usize> {
+        let mut seen = BTreeMap::new();
+        for o in orders {
+            *seen.entry(o.platform_order_id.clone()).or_insert(0) += 1;
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_pull_across_batches_brings_each_order_once_changed_or_not() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("shopware6")).await;
+        let shop = serve(Shopware::seeded(250)).await;
+        let ctx = context(&shop.url);
+        let (all, batches, _) = pull_all(&rt, &plugin, &ctx, None).await;
+        assert_eq!(counts(&all).len(), 250);
+        assert!(counts(&all).values().all(|n| *n == 1), "{:?}", counts(&all));
+        assert_eq!(batches, 3);
+        let o = all
+            .iter()
+            .find(|o| o.platform_order_id == format!("0{:031x}", 8))
+            .unwrap();
+        assert_eq!(o.customer.name, "Given8 Family8");
+        assert_eq!(o.customer.address, ["Ebbinghoff 10", "48624 Schöppingen"]);
+        let lines: Vec<(&str, u32, String)> = o
+            .lines
+            .iter()
+            .map(|l| (l.article.as_str(), l.quantity, l.unit_price.to_string()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("SW100", 1, "19.90 EUR".to_owned()),
+                ("SW101", 1, "20.90 EUR".to_owned()),
+                ("SW102", 1, "21.90 EUR".to_owned()),
+            ]
+        );
+        assert_eq!(o.shipping.unwrap().to_string(), "4.90 EUR");
+        assert_eq!(o.payment_method, "payment_invoice");
+        let statuses: Vec<(Dimension, &str)> =
+            o.statuses.iter().map(|(d, c)| (*d, c.as_str())).collect();
+        assert_eq!(
+            statuses,
+            [
+                (Dimension::Order, "open"),
+                (Dimension::Payment, "open"),
+                (Dimension::Delivery, "open")
+            ]
+        );
+        let guest = all
+            .iter()
+            .find(|o| o.platform_order_id == format!("0{:031x}", 5))
+            .unwrap();
+        assert_eq!(guest.customer.id, "customer5@example.com");
+        let search = shop
+            .received()
+            .into_iter()
+            .find(|r| r.path == "/api/search/order")
+            .unwrap();
+        assert_eq!(search.body["limit"], 100);
+        assert!(
+            search.body["associations"]["transactions"]["associations"]["paymentMethod"]
+                .is_object()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_order_changed_after_a_pull_comes_again_with_its_new_states() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("shopware6")).await;
+        let shop = serve(Shopware::seeded(20)).await;
+        let ctx = context(&shop.url);
+        let (first, _, cursor) = pull_all(&rt, &plugin, &ctx, None).await;
+        assert_eq!(first.len(), 20);
+        let (nothing, _, cursor) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        assert!(nothing.is_empty(), "{:?}", counts(&nothing));
+
+        let (a, b, c) = (
+            format!("0{:031x}", 4),
+            format!("0{:031x}", 9),
+            format!("0{:031x}", 10),
+        );
+        shop.state().cancel(&a);
+        shop.state().mark_paid(&b);
+        shop.state().ship(&c);
+        let (again, _, cursor) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        let changed: Vec<(&str, &str, &str, &str)> = again
+            .iter()
+            .map(|o| {
+                (
+                    o.platform_order_id.as_str(),
+                    o.statuses[&Dimension::Order].as_str(),
+                    o.statuses[&Dimension::Payment].as_str(),
+                    o.statuses[&Dimension::Delivery].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                (a.as_str(), "cancelled", "open", "open"),
+                (b.as_str(), "open", "paid", "open"),
+                (c.as_str(), "open", "open", "shipped"),
+            ]
+        );
+        let (nothing, _, _) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        assert!(nothing.is_empty(), "{:?}", counts(&nothing));
+    }
+
+    #[tokio::test]
+    async fn many_orders_with_one_time_are_neither_lost_nor_repeated() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("shopware6")).await;
+        let shop = serve(Shopware::seeded(240)).await;
+        {
+            // A bulk change writes 150 orders in one millisecond, and 60
+            // never-changed orders were placed in another.
+            let mut state = shop.state();
+            let ids: Vec<String> = state.orders.keys().cloned().collect();
+            let changed_at = state.orders[&ids[200]].created_ms + 1;
+            let placed_at = state.orders[&ids[0]].created_ms;
+            for id in &ids[20..170] {
+                state.orders.get_mut(id).unwrap().updated_ms = Some(changed_at);
+            }
+            for id in &ids[170..230] {
+                let o = state.orders.get_mut(id).unwrap();
+                o.updated_ms = None;
+                o.created_ms = placed_at;
+            }
+        }
+        let ctx = context(&shop.url);
+        let (all, batches, cursor) = pull_all(&rt, &plugin, &ctx, None).await;
+        assert_eq!(counts(&all).len(), 240);
+        assert!(counts(&all).values().all(|n| *n == 1), "{:?}", counts(&all));
+        assert!(batches >= 3);
+        let (nothing, _, _) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        assert!(nothing.is_empty(), "{:?}", counts(&nothing));
+    }
+
+    #[tokio::test]
+    async fn a_signed_state_webhook_gives_the_status_change() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("shopware6")).await;
+        let shop = serve(Shopware::seeded(3)).await;
+        let id = format!("0{:031x}", 2);
+        shop.state().mark_paid(&id);
+        let delivery = shop.state().webhook(
+            &id,
+            "state_enter.order_transaction.state.paid",
+            SECRET,
+            "0b8a5c2e7f1d4e3a9c6b5d4e3f2a1b0c",
+        );
+        let items = rt
+            .accept_webhook(
+                &plugin.callee(),
+                &context(&shop.url),
+                &delivery.headers,
+                &delivery.body,
+            )
+            .await
+            .result
+            .expect("a signed delivery is taken");
+        let [Inbound::StatusChange(change)] = items.as_slice() else {
+            panic!("one status change: {items:?}");
+        };
+        assert_eq!(change.change_id, "0b8a5c2e7f1d4e3a9c6b5d4e3f2a1b0c");
+        assert_eq!(change.platform_order_id, id);
+        assert_eq!(
+            (change.dimension, change.code.as_str()),
+            (Dimension::Payment, "paid")
+        );
+        let updated = shop.state().orders[&id].updated_ms.unwrap();
+        assert_eq!(change.changed_at.as_second(), updated / 1000);
+    }
+
+    #[tokio::test]
+    async fn a_signed_order_placed_webhook_gives_the_order_read_through_the_api() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("shopware6")).await;
+        let shop = serve(Shopware::seeded(3)).await;
+        let id = format!("0{:031x}", 1);
+        let delivery = shop
+            .state()
+            .webhook(&id, "checkout.order.placed", SECRET, "e1");
+        let items = rt
+            .accept_webhook(
+                &plugin.callee(),
+                &context(&shop.url),
+                &delivery.headers,
+                &delivery.body,
+            )
+            .await
+            .result
+            .expect("a signed delivery is taken");
+        let [Inbound::Order(order)] = items.as_slice() else {
+            panic!("one order: {items:?}");
+        };
+        assert_eq!(order.platform_order_id, id);
+        assert_eq!(order.lines.len(), 2);
+        let search = shop
+            .received()
+            .into_iter()
+            .find(|r| r.path == "/api/search/order")
+            .unwrap();
+        assert_eq!(search.body["ids"], serde_json::json!([id]));
+    }
+
+    #[tokio::test]
+    async fn a_forged_signature_is_an_auth_error_and_a_missing_secret_a_config_error() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("shopware6")).await;
+        let shop = serve(Shopware::seeded(1)).await;
+        let id = format!("0{:031x}", 1);
+        let forged = shop
+            .state()
+            .webhook(&id, "state_enter.order.state.cancelled", "guess", "e2");
+        let refused = rt
+            .accept_webhook(
+                &plugin.callee(),
+                &context(&shop.url),
+                &forged.headers,
+                &forged.body,
+            )
+            .await
+            .result
+            .unwrap_err();
+        assert!(
+            matches!(&refused, CallError::Platform(PlatformError::Auth { message }) if message.contains("shopware-shop-signature")),
+            "{refused:?}"
+        );
+        let signed = shop
+            .state()
+            .webhook(&id, "state_enter.order.state.cancelled", SECRET, "e3");
+        let no_secret = channel(
+            &shop.url,
+            &[("client-id", "SWIA-TEST"), ("client-secret", "secret")],
+        );
+        let refused = rt
+            .accept_webhook(&plugin.callee(), &no_secret, &signed.headers, &signed.body)
+            .await
+            .result
+            .unwrap_err();
+        assert!(
+            matches!(&refused, CallError::Platform(PlatformError::Config { message }) if message.contains("app-secret")),
+            "{refused:?}"
+        );
+    }
+}

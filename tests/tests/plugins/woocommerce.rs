@@ -333,3 +333,323 @@ async fn plain_http_on_this_machine_carries_the_keys() {
             .all(|r| r.authorization.as_deref() == Some(AUTH))
     );
 }
+
+mod intake {
+    //! Orders coming in: pulls with the cursor, and signed webhooks.
+
+    use std::collections::BTreeMap;
+
+    use statusport_core::domain::intake::{Inbound, IncomingOrder};
+    use statusport_core::domain::platform::{Dimension, PlatformError};
+    use statusport_runtime::CallError;
+    use statusport_runtime::call::CallContext;
+    use statusport_tests::fake::serve;
+    use statusport_tests::fake::woocommerce::WooCommerce;
+    use statusport_tests::{channel, load, plugin_path, runtime, test_limits};
+
+    const SECRET: &str = "wh-secret";
+
+    fn context(url: &str) -> CallContext {
+        channel(
+            url,
+            &[
+                ("consumer-key", "ck_test"),
+                ("consumer-secret", "cs_test"),
+                ("webhook-secret", SECRET),
+            ],
+        )
+    }
+
+    fn orders(items: Vec<Inbound>) -> Vec<IncomingOrder> {
+        items
+            .into_iter()
+            .map(|i| match i {
+                Inbound::Order(o) => o,
+                other => panic!("a WooCommerce pull brings orders only: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Pulls until the plugin says nothing more waits; the orders of every
+    /// batch in order, the number of batches, and the last cursor.
+    async fn pull_all(
+        rt: &std::sync::Arc<statusport_runtime::Runtime>,
+        plugin: &statusport_runtime::registry::LoadedPlugin,
+        ctx: &CallContext,
+        mut cursor: Option<String>,
+    ) -> (Vec<IncomingOrder>, usize, Option<String>) {
+        let mut all = Vec::new();
+        let mut batches = 0;
+        loop {
+            let batch = rt
+                .pull(&plugin.callee(), ctx, cursor.as_deref())
+                .await
+                .result
+                .expect("the pull answers");
+            batches += 1;
+            assert!(batches < 1000, "the pull never ends");
+            all.extend(orders(batch.items));
+            cursor = batch.next_cursor;
+            if !batch.more {
+                return (all, batches, cursor);
+            }
+        }
+    }
+
+    fn counts(orders: &[IncomingOrder]) -> BTreeMap<String, usize> {
+        let mut seen = BTreeMap::new();
+        for o in orders {
+            *seen.entry(o.platform_order_id.clone()).or_insert(0) += 1;
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_pull_across_pages_brings_each_order_once_with_its_details() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(250)).await;
+        let ctx = context(&shop.url);
+        let (all, batches, _) = pull_all(&rt, &plugin, &ctx, None).await;
+        assert_eq!(all.len(), 250);
+        assert_eq!(batches, 3, "250 orders, 100 a page");
+        assert!(counts(&all).values().all(|n| *n == 1));
+        let ids: Vec<u64> = all
+            .iter()
+            .map(|o| o.platform_order_id.parse().unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest change first");
+
+        let guest = all.iter().find(|o| o.platform_order_id == "5").unwrap();
+        assert_eq!(guest.customer.id, "customer5@example.com");
+        assert_eq!(guest.customer.name, "Given5 Family5");
+        let member = all.iter().find(|o| o.platform_order_id == "8").unwrap();
+        assert_eq!(member.customer.id, "1008");
+        assert_eq!(
+            member.customer.address,
+            ["2 Main Street", "12345 Springfield", "DE"]
+        );
+        // Order 8: 1 + 8 % 3 = 3 lines, quantity 1 + 8 % 4 = 1; the third
+        // has no SKU and goes by its product id.
+        let lines: Vec<(&str, &str, u32, String)> = member
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.line_id.as_str(),
+                    l.article.as_str(),
+                    l.quantity,
+                    l.unit_price.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("80", "SKU-100", 1, "9.90 EUR".to_owned()),
+                ("81", "SKU-101", 1, "10.90 EUR".to_owned()),
+                ("82", "102", 1, "11.90 EUR".to_owned()),
+            ]
+        );
+        assert_eq!(member.shipping.unwrap().to_string(), "4.90 EUR");
+        assert_eq!(member.payment_method, "bacs");
+        assert_eq!(member.statuses[&Dimension::Order], "processing");
+
+        let list = &shop.received()[0];
+        assert_eq!(list.path, "/wp-json/wc/v3/orders");
+        let query = list.query.as_deref().unwrap();
+        for part in [
+            "dates_are_gmt=true",
+            "orderby=modified",
+            "order=asc",
+            "per_page=100",
+            "page=1",
+        ] {
+            assert!(query.contains(part), "{query} lacks {part}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_order_changed_after_a_pull_comes_again_with_its_new_status() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(30)).await;
+        let ctx = context(&shop.url);
+        let (first, _, cursor) = pull_all(&rt, &plugin, &ctx, None).await;
+        assert_eq!(first.len(), 30);
+        let (nothing, _, cursor) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        assert!(nothing.is_empty(), "{:?}", counts(&nothing));
+
+        shop.state().cancel("12");
+        shop.state().ship("3");
+        let (again, _, _) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        let changed: Vec<(&str, &str)> = again
+            .iter()
+            .map(|o| {
+                (
+                    o.platform_order_id.as_str(),
+                    o.statuses[&Dimension::Order].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(changed, [("12", "cancelled"), ("3", "completed")]);
+        assert!(again[0].updated_at > first[11].updated_at);
+    }
+
+    #[tokio::test]
+    async fn many_orders_changed_in_one_second_are_neither_lost_nor_repeated() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(260)).await;
+        {
+            // A bulk action: 230 orders, across page edges, in one second.
+            let mut state = shop.state();
+            let second = state.orders["240"].modified;
+            for id in 11..=240 {
+                state.orders.get_mut(&id.to_string()).unwrap().modified = second;
+            }
+        }
+        let ctx = context(&shop.url);
+        let (all, batches, cursor) = pull_all(&rt, &plugin, &ctx, None).await;
+        assert_eq!(counts(&all).len(), 260);
+        assert!(counts(&all).values().all(|n| *n == 1), "{:?}", counts(&all));
+        assert!(batches >= 3);
+        let (nothing, _, _) = pull_all(&rt, &plugin, &ctx, cursor).await;
+        assert!(nothing.is_empty(), "{:?}", counts(&nothing));
+    }
+
+    #[tokio::test]
+    async fn a_signed_order_webhook_gives_the_order() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(3)).await;
+        shop.state().cancel("2");
+        let delivery = shop.state().webhook("2", "order.updated", SECRET);
+        let items = rt
+            .accept_webhook(
+                &plugin.callee(),
+                &context(&shop.url),
+                &delivery.headers,
+                &delivery.body,
+            )
+            .await
+            .result
+            .expect("a signed delivery is taken");
+        let orders = orders(items);
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0].platform_order_id, "2");
+        assert_eq!(orders[0].statuses[&Dimension::Order], "cancelled");
+        assert!(
+            shop.received().is_empty(),
+            "a webhook needs no call to the shop"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ping_and_other_topics_give_nothing() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(1)).await;
+        let ctx = context(&shop.url);
+        let ping = WooCommerce::ping(7);
+        let items = rt
+            .accept_webhook(&plugin.callee(), &ctx, &ping.headers, &ping.body)
+            .await
+            .result
+            .unwrap();
+        assert!(items.is_empty());
+        let product = shop.state().webhook("1", "product.updated", SECRET);
+        let items = rt
+            .accept_webhook(&plugin.callee(), &ctx, &product.headers, &product.body)
+            .await
+            .result
+            .unwrap();
+        assert!(items.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_forged_or_missing_signature_is_an_auth_error() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(1)).await;
+        let ctx = context(&shop.url);
+        let forged = shop.state().webhook("1", "order.created", "guessed");
+        let unsigned = shop
+            .state()
+            .webhook("1", "order.created", SECRET)
+            .with_header("X-WC-Webhook-Signature", "");
+        let mut tampered = shop.state().webhook("1", "order.created", SECRET);
+        tampered.body[10] ^= 1;
+        for (what, delivery) in [
+            ("forged", forged),
+            ("unsigned", unsigned),
+            ("tampered", tampered),
+        ] {
+            let refused = rt
+                .accept_webhook(&plugin.callee(), &ctx, &delivery.headers, &delivery.body)
+                .await
+                .result
+                .unwrap_err();
+            assert!(
+                matches!(&refused, CallError::Platform(PlatformError::Auth { message }) if message.contains("X-WC-Webhook-Signature")),
+                "{what}: {refused:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_webhook_without_the_channels_secret_is_a_config_error() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(1)).await;
+        let ctx = channel(
+            &shop.url,
+            &[("consumer-key", "ck_test"), ("consumer-secret", "cs_test")],
+        );
+        let delivery = shop.state().webhook("1", "order.created", SECRET);
+        let refused = rt
+            .accept_webhook(&plugin.callee(), &ctx, &delivery.headers, &delivery.body)
+            .await
+            .result
+            .unwrap_err();
+        assert!(
+            matches!(&refused, CallError::Platform(PlatformError::Config { message, .. }) if message.contains("webhook-secret")),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signed_body_that_is_no_order_is_rejected() {
+        let rt = runtime(test_limits(), None);
+        let plugin = load(&rt, &plugin_path("woocommerce")).await;
+        let shop = serve(WooCommerce::seeded(1)).await;
+        let body = br#"{"id":"not a number"}"#.to_vec();
+        let delivery = statusport_tests::delivery::Delivery {
+            headers: vec![
+                ("X-WC-Webhook-Topic".into(), "order.created".into()),
+                (
+                    "X-WC-Webhook-Signature".into(),
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        statusport_tests::delivery::hmac_sha256(SECRET, &body),
+                    ),
+                ),
+            ],
+            body,
+        };
+        let refused = rt
+            .accept_webhook(
+                &plugin.callee(),
+                &context(&shop.url),
+                &delivery.headers,
+                &delivery.body,
+            )
+            .await
+            .result
+            .unwrap_err();
+        assert!(
+            matches!(&refused, CallError::Platform(PlatformError::Rejected { message }) if message.contains("WooCommerce order")),
+            "{refused:?}"
+        );
+    }
+}
