@@ -229,3 +229,88 @@ async fn hooks_name_what_is_wrong_with_the_channel_or_the_body() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     api.stop().await;
 }
+
+/// Pushes every order status change of a WooCommerce order to the shop.
+const PUSH_WOO_STATUS: &str = r#"
+[[rule]]
+id = "push-woo-status"
+platform = "woocommerce"
+on = ["status_changed"]
+then = { push_status = true }
+"#;
+
+#[tokio::test]
+async fn woocommerce_orders_and_changes_come_in_by_polling_and_webhooks_and_are_not_pushed_back() {
+    use statusport_tests::delivery;
+    use statusport_tests::fake::serve;
+    use statusport_tests::fake::woocommerce::WooCommerce;
+
+    let api = start().await;
+    assert_eq!(api.import_rules(PUSH_WOO_STATUS).await, StatusCode::OK);
+    let shop = serve(WooCommerce::seeded(3)).await;
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            "/api/channels/woo-in",
+            &api.admin,
+            Some(&json!({"id": "woo-in", "name": "Teapot Shop", "plugin": "woocommerce",
+                "base_url": shop.url,
+                "config": {"consumer-key": "ck_test", "consumer-secret": "cs_test",
+                    "webhook-secret": "whs"},
+                "poll_interval_secs": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let orders = wait_for_orders(&api, "woo-in", 3).await;
+    let id_of = |platform_id: &str| {
+        orders
+            .iter()
+            .find(|o| o["platform_order_id"] == platform_id)
+            .unwrap_or_else(|| panic!("order {platform_id} came in: {orders:#?}"))["id"]
+            .as_u64()
+            .unwrap()
+    };
+    let (two, three) = (id_of("2"), id_of("3"));
+
+    // Cancelled in the shop's back office: the next poll brings it.
+    shop.state().cancel("2");
+    api.wait_for(&format!("/api/orders/{two}"), |o| {
+        o["statuses"]["order"]["code"] == "cancelled"
+    })
+    .await;
+    let (_, history) = api
+        .get(&format!("/api/orders/{two}/history"), &api.admin)
+        .await;
+    assert!(
+        history.as_array().unwrap().iter().any(|h| h["change"]["type"] == "skipped"
+            && h["change"]["reason"].as_str().unwrap_or("").contains("came from this platform")),
+        "{history:#}"
+    );
+
+    // Completed in the shop and delivered by webhook: on disk when the
+    // answer comes; the same delivery again changes nothing; a forged one
+    // is 401 and on the channel's state.
+    shop.state().ship("3");
+    let delivery = shop.state().webhook("3", "order.updated", "whs");
+    let url = format!("{}/hooks/woo-in", api.url);
+    assert_eq!(delivery::post(&url, &delivery).await, 200);
+    let (_, three_now) = api.get(&format!("/api/orders/{three}"), &api.admin).await;
+    assert_eq!(three_now["statuses"]["order"]["code"], "completed", "{three_now:#}");
+    assert_eq!(delivery::post(&url, &delivery).await, 200);
+    let (_, three_again) = api.get(&format!("/api/orders/{three}"), &api.admin).await;
+    assert_eq!(three_again["version"], three_now["version"]);
+    let forged = delivery.with_header("X-WC-Webhook-Signature", "bm90IHRoZSBzaWduYXR1cmU=");
+    assert_eq!(delivery::post(&url, &forged).await, 401);
+    let (_, state) = api.get("/api/channels/woo-in/intake", &api.admin).await;
+    assert_eq!(state["last_error"]["kind"], "auth", "{state:#}");
+
+    // Neither platform status went back to the shop.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let pushes: Vec<_> = shop
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "PUT" || r.method == "POST")
+        .collect();
+    assert!(pushes.is_empty(), "nothing is pushed back: {pushes:#?}");
+    api.stop().await;
+}
