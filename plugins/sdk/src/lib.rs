@@ -8,15 +8,18 @@
 //!   contract's `adapter-error`.
 //! - [`carriers`]: the host's canonical carrier ids and a mapping helper.
 //! - [`host`]: the channel's config values, the per-channel state, the log.
-//! - [`v1_1`]: contract 1.1 (`statusport:adapter@1.1.0`), for a plugin that
-//!   also takes orders in (`intake`), with helpers to build what it hands in.
 //! - [`money`], [`time`], [`webhook`]: amounts in minor units, RFC 3339
 //!   times, header lookup and HMAC-SHA256 signature checks.
 //!
 //! A 1.0 plugin is one file: implement [`Guest`] and call
-//! `statusport_plugin_sdk::export!(MyPlugin);`. A 1.1 plugin implements
-//! [`v1_1::Guest`] and [`v1_1::Intake`] and calls
-//! `statusport_plugin_sdk::v1_1::export!(MyPlugin);`.
+//! `statusport_plugin_sdk::export!(MyPlugin);`.
+//!
+//! Contract 1.1 (`intake`) lives in its own crate,
+//! `statusport-plugin-sdk-intake` (`plugins/sdk-intake`), which maps the
+//! interfaces 1.1 shares with 1.0 onto [`bindings`]. It must stay out of
+//! this crate: wit-bindgen embeds each generated world's description in
+//! the object code, and a 1.0 plugin linking a 1.1 world would become a 1.1
+//! component that a 1.0 host refuses.
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -34,7 +37,6 @@ pub mod host;
 pub mod http;
 pub mod money;
 pub mod time;
-pub mod v1_1;
 pub mod webhook;
 
 pub use bindings::export;

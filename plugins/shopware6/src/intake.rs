@@ -18,12 +18,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use statusport_plugin_sdk::http::Method;
-use statusport_plugin_sdk::v1_1::intake::{rfc3339, status_value};
-use statusport_plugin_sdk::v1_1::{
-    Batch, Customer, Inbound, IncomingOrder, Money, OrderLine, StatusChange,
-};
 use statusport_plugin_sdk::webhook::{self, Encoding};
 use statusport_plugin_sdk::{AdapterError, Dimension, host, json, time};
+use statusport_plugin_sdk_intake::intake::{rfc3339, status_value};
+use statusport_plugin_sdk_intake::{
+    Batch, Customer, Inbound, IncomingOrder, Money, OrderLine, StatusChange,
+};
 
 use crate::Session;
 

@@ -18,11 +18,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use statusport_plugin_sdk::http::{Client, Request, Response, segment};
-use statusport_plugin_sdk::v1_1::{Batch, Guest, Inbound, Intake, export};
 use statusport_plugin_sdk::{
     AdapterError, AdapterResult, Dimension, PlatformInfo, Shipment, Status, Transition, carriers,
     config_field, host, json, receipt, status,
 };
+use statusport_plugin_sdk_intake::{Batch, Guest, Inbound, Intake, export};
 
 struct Shopware;
 

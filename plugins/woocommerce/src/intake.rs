@@ -13,10 +13,10 @@
 //! `order.created` / `order.updated` deliveries into orders.
 
 use serde::{Deserialize, Serialize};
-use statusport_plugin_sdk::v1_1::intake::{rfc3339, status_value};
-use statusport_plugin_sdk::v1_1::{Batch, Customer, Inbound, IncomingOrder, Money, OrderLine};
 use statusport_plugin_sdk::webhook::{self, Encoding};
 use statusport_plugin_sdk::{AdapterError, Dimension, host, time};
+use statusport_plugin_sdk_intake::intake::{rfc3339, status_value};
+use statusport_plugin_sdk_intake::{Batch, Customer, Inbound, IncomingOrder, Money, OrderLine};
 
 use crate::client;
 

@@ -14,11 +14,11 @@ mod intake;
 
 use serde::Deserialize;
 use statusport_plugin_sdk::http::{Client, segment};
-use statusport_plugin_sdk::v1_1::{Batch, Guest, Inbound, Intake, export};
 use statusport_plugin_sdk::{
     AdapterError, AdapterResult, Dimension, Package, PlatformInfo, Shipment, carriers,
     config_field, errors, host, json, receipt, status,
 };
+use statusport_plugin_sdk_intake::{Batch, Guest, Inbound, Intake, export};
 
 struct WooCommerce;
 

@@ -2,6 +2,7 @@
 //! `wasm32-wasip2`, against fake platforms on loopback.
 
 mod cli;
+mod contracts;
 mod describe;
 mod faults;
 mod intake;

@@ -3,8 +3,9 @@
 //! names the value, so an operator sees which answer of the platform did
 //! not make sense.
 
-use super::{Money, StatusValue};
-use crate::{AdapterError, Dimension, money, time};
+use statusport_plugin_sdk::{AdapterError, Dimension, Value, money, time};
+
+use crate::{Money, StatusValue};
 
 impl Money {
     /// `amount` (`"19.99"`, `"1500"`) in `currency` (`EUR`, `JPY`), in
@@ -18,10 +19,10 @@ impl Money {
     }
 
     /// A JSON number or string amount (platforms write both).
-    pub fn from_json(amount: &serde_json::Value, currency: &str) -> Result<Money, AdapterError> {
+    pub fn from_json(amount: &Value, currency: &str) -> Result<Money, AdapterError> {
         match amount {
-            serde_json::Value::String(text) => Money::parse(text, currency),
-            serde_json::Value::Number(n) => Money::parse(&n.to_string(), currency),
+            Value::String(text) => Money::parse(text, currency),
+            Value::Number(n) => Money::parse(&n.to_string(), currency),
             other => Err(AdapterError::Rejected(format!(
                 "amount {other} is not a number"
             ))),
