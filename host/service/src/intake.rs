@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use statusport_core::domain::intake::{ImportReport, Inbound, IntakeError, IntakeState};
+use statusport_core::domain::intake::{Batch, ImportReport, Inbound, IntakeError, IntakeState};
 use statusport_core::domain::order::{Channel, ChannelId};
 use statusport_core::domain::platform::PlatformError;
 use statusport_core::engine::{CursorMove, Engine, EngineError};
@@ -133,24 +133,81 @@ impl Intake {
     ) -> Result<(ImportReport, bool), IntakeFailure> {
         let plugin = self.plugin(channel)?;
         let context = self.context(channel)?;
-        let state = self
+        let cursor = self.cursor(channel)?;
+        let batch = self.pull(&plugin, &context, cursor).await?;
+        let more = batch.more;
+        let imported = self.import(channel, batch).await?;
+        Ok((imported, more))
+    }
+
+    /// Pulls from the channel's cursor until the plugin has nothing more
+    /// (or [`MAX_PULLS_PER_RUN`] pulls), each batch imported with its next
+    /// cursor. The next batch is pulled while the one before is written:
+    /// the plugin's call and the store's write run on both cores, and the
+    /// cursor still moves only with the batch it belongs to, in order — a
+    /// failure or a crash leaves it at the last batch written, and the
+    /// batch pulled ahead is pulled again. Answers how many pulls it made.
+    pub async fn pull_all(&self, channel: &Channel) -> Result<usize, IntakeFailure> {
+        let plugin = self.plugin(channel)?;
+        let context = self.context(channel)?;
+        let mut batch = self.pull(&plugin, &context, self.cursor(channel)?).await?;
+        let mut pulls = 1;
+        loop {
+            if !batch.more || pulls >= MAX_PULLS_PER_RUN {
+                self.import(channel, batch).await?;
+                return Ok(pulls);
+            }
+            let next_cursor = batch.next_cursor.clone();
+            let engine = self.engine.clone();
+            let id = channel.id.clone();
+            let writing = tokio::spawn(async move {
+                let imported = engine
+                    .import(id.as_str(), &batch.items, CursorMove::To(batch.next_cursor))
+                    .await;
+                (id, imported)
+            });
+            let next = self.pull(&plugin, &context, next_cursor).await;
+            let (id, imported) = writing
+                .await
+                .map_err(|e| IntakeFailure::Plugin(format!("the import stopped: {e}")))?;
+            count(&id, &imported?);
+            batch = next?;
+            pulls += 1;
+        }
+    }
+
+    fn cursor(&self, channel: &Channel) -> Result<Option<String>, IntakeFailure> {
+        Ok(self
             .store()
             .intake_state(channel.id.as_str())
-            .map_err(|e| IntakeFailure::Engine(e.into()))?;
+            .map_err(|e| IntakeFailure::Engine(e.into()))?
+            .cursor)
+    }
+
+    /// The plugin's pull from `cursor`; a plugin that says more is waiting
+    /// must move its cursor.
+    async fn pull(
+        &self,
+        plugin: &statusport_runtime::LoadedPlugin,
+        context: &CallContext,
+        cursor: Option<String>,
+    ) -> Result<Batch, IntakeFailure> {
         let report = self
             .registry
             .runtime()
-            .pull(&plugin.callee(), &context, state.cursor.as_deref())
+            .pull(&plugin.callee(), context, cursor.as_deref())
             .await;
         let batch = report.result.map_err(call_failure)?;
-        let more = batch.more;
-        if more && batch.next_cursor == state.cursor {
+        if batch.more && batch.next_cursor == cursor {
             return Err(IntakeFailure::Plugin(format!(
-                "plugin {} says more orders wait, but its cursor did not move from {:?}",
-                plugin.label(),
-                state.cursor
+                "plugin {} says more orders wait, but its cursor did not move from {cursor:?}",
+                plugin.label()
             )));
         }
+        Ok(batch)
+    }
+
+    async fn import(&self, channel: &Channel, batch: Batch) -> Result<ImportReport, IntakeFailure> {
         let imported = self
             .engine
             .import(
@@ -160,21 +217,18 @@ impl Intake {
             )
             .await?;
         count(&channel.id, &imported);
-        Ok((imported, more))
+        Ok(imported)
     }
 
     /// Pulls until the plugin has nothing more; a failure is recorded on the
     /// channel. Answers when to poll the channel next.
     pub async fn poll(&self, channel: &Channel) -> Duration {
         let every = Duration::from_secs(channel.poll_interval_secs.unwrap_or(60).into());
-        for _ in 0..MAX_PULLS_PER_RUN {
-            match self.pull_once(channel).await {
-                Ok((_, true)) => continue,
-                Ok((_, false)) => return every,
-                Err(failure) => return self.failed(&channel.id, "pull", &failure, every).await,
-            }
+        match self.pull_all(channel).await {
+            Ok(pulls) if pulls >= MAX_PULLS_PER_RUN => Duration::ZERO,
+            Ok(_) => every,
+            Err(failure) => self.failed(&channel.id, "pull", &failure, every).await,
         }
-        Duration::ZERO
     }
 
     /// Hands a webhook delivery to the channel's plugin (which checks the

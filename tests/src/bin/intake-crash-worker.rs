@@ -1,7 +1,7 @@
 //! The process the intake crash test kills: it opens a store with one
 //! polling channel on a plugin with intake, prints `started`, then pulls
-//! batch after batch through the service's intake (the code `serve`'s poll
-//! loop runs) until the plugin has nothing more, prints `idle` and exits.
+//! batch after batch through the service's intake (`pull_all`, what
+//! `serve`'s poll loop runs: the next batch pulled while one is written) until the plugin has nothing more, prints `idle` and exits.
 //! Started again on the same store, it goes on from the stored cursor.
 //!
 //! Usage: intake-crash-worker <data-dir> <plugin.wasm> <base-url> <name=value,...>
@@ -74,9 +74,8 @@ async fn main() -> anyhow::Result<()> {
     println!("started");
     let intake = Intake::new(engine, registry);
     loop {
-        match intake.pull_once(&channel).await {
-            Ok((_, true)) => continue,
-            Ok((_, false)) => break,
+        match intake.pull_all(&channel).await {
+            Ok(_) => break,
             Err(e) => {
                 eprintln!("pull failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;

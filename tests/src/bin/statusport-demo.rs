@@ -262,6 +262,103 @@ impl Api {
     }
 }
 
+/// A second WooCommerce shop whose orders come in by themselves: the
+/// channel polls it, a cancellation in its back office comes back, a signed
+/// webhook is applied and a forged one refused.
+async fn intake(api: &Api) -> anyhow::Result<Fake<WooCommerce>> {
+    say("Intake: a shop whose orders come in by polling and webhooks");
+    let outlet = serve(WooCommerce::seeded(12)).await;
+    api.call(
+        reqwest::Method::PUT,
+        "/api/channels/outlet",
+        Some(
+            &json!({"id": "outlet", "name": "Teapot outlet (polled)", "plugin": "woocommerce",
+            "base_url": outlet.url,
+            "config": {"consumer-key": "ck_test", "consumer-secret": "cs_test",
+                "webhook-secret": "demo-webhook-secret"},
+            "poll_interval_secs": 2}),
+        ),
+    )
+    .await?;
+    println!("   channel outlet polls {} every 2 s", outlet.url);
+    let orders = wait_until(api, "/api/orders?channel=outlet&limit=100", |v| {
+        v["orders"].as_array().map_or(0, Vec::len) >= 12
+    })
+    .await?;
+    println!(
+        "   {} orders came in by themselves",
+        orders["orders"].as_array().map_or(0, Vec::len)
+    );
+    let id_of = |platform_id: &str| {
+        orders["orders"]
+            .as_array()
+            .and_then(|a| a.iter().find(|o| o["platform_order_id"] == platform_id))
+            .and_then(|o| o["id"].as_u64())
+            .unwrap_or_default()
+    };
+    outlet.state().cancel("4");
+    let cancelled = wait_until(api, &format!("/api/orders/{}", id_of("4")), |o| {
+        o["statuses"]["order"]["code"] == "cancelled"
+    })
+    .await?;
+    println!(
+        "   order 4 cancelled in the shop's back office → {} here (set by {}), not pushed back",
+        cancelled["statuses"]["order"]["code"]
+            .as_str()
+            .unwrap_or_default(),
+        cancelled["statuses"]["order"]["set_by"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    outlet.state().ship("7");
+    let delivery = outlet
+        .state()
+        .webhook("7", "order.updated", "demo-webhook-secret");
+    let hook = format!("{}/hooks/outlet", api.url);
+    let signed = statusport_tests::delivery::post(&hook, &delivery).await;
+    let again = statusport_tests::delivery::post(&hook, &delivery).await;
+    let forged = statusport_tests::delivery::post(
+        &hook,
+        &delivery.with_header("X-WC-Webhook-Signature", "Zm9yZ2Vk"),
+    )
+    .await;
+    let seven = api.get(&format!("/api/orders/{}", id_of("7"))).await?;
+    println!(
+        "   webhook order.updated for order 7: {signed} → {}; the same delivery again: {again}, nothing changed; a forged signature: {forged}",
+        seven["statuses"]["order"]["code"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    let state = api.get("/api/channels/outlet/intake").await?;
+    println!(
+        "   GET /api/channels/outlet/intake: created {}, changed {}, last error: {} ({})",
+        state["imported"]["created"],
+        state["imported"]["changed"],
+        state["last_error"]["kind"].as_str().unwrap_or("none"),
+        state["last_error"]["during"].as_str().unwrap_or("-")
+    );
+    Ok(outlet)
+}
+
+/// Polls `path` until `check` holds, for up to 30 seconds.
+async fn wait_until(
+    api: &Api,
+    path: &str,
+    check: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    loop {
+        let value = api.get(path).await?;
+        if check(&value) {
+            return Ok(value);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("{path} did not get there in 30 s: {value}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn say(text: &str) {
     println!("\n== {text}");
 }
@@ -475,6 +572,9 @@ async fn main() -> anyhow::Result<()> {
             .as_str()
             .unwrap_or_default()
     );
+
+    // Kept until the end: the outlet serves while the host runs.
+    let _outlet = intake(&api).await?;
 
     say("Waiting for the outbox to deliver");
     let started = Instant::now();

@@ -253,11 +253,13 @@ async fn woocommerce_orders_and_changes_come_in_by_polling_and_webhooks_and_are_
             Method::PUT,
             "/api/channels/woo-in",
             &api.admin,
-            Some(&json!({"id": "woo-in", "name": "Teapot Shop", "plugin": "woocommerce",
+            Some(
+                &json!({"id": "woo-in", "name": "Teapot Shop", "plugin": "woocommerce",
                 "base_url": shop.url,
                 "config": {"consumer-key": "ck_test", "consumer-secret": "cs_test",
                     "webhook-secret": "whs"},
-                "poll_interval_secs": 1})),
+                "poll_interval_secs": 1}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -282,8 +284,15 @@ async fn woocommerce_orders_and_changes_come_in_by_polling_and_webhooks_and_are_
         .get(&format!("/api/orders/{two}/history"), &api.admin)
         .await;
     assert!(
-        history.as_array().unwrap().iter().any(|h| h["change"]["type"] == "skipped"
-            && h["change"]["reason"].as_str().unwrap_or("").contains("came from this platform")),
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["change"]["type"] == "skipped"
+                && h["change"]["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("came from this platform")),
         "{history:#}"
     );
 
@@ -295,7 +304,10 @@ async fn woocommerce_orders_and_changes_come_in_by_polling_and_webhooks_and_are_
     let url = format!("{}/hooks/woo-in", api.url);
     assert_eq!(delivery::post(&url, &delivery).await, 200);
     let (_, three_now) = api.get(&format!("/api/orders/{three}"), &api.admin).await;
-    assert_eq!(three_now["statuses"]["order"]["code"], "completed", "{three_now:#}");
+    assert_eq!(
+        three_now["statuses"]["order"]["code"], "completed",
+        "{three_now:#}"
+    );
     assert_eq!(delivery::post(&url, &delivery).await, 200);
     let (_, three_again) = api.get(&format!("/api/orders/{three}"), &api.admin).await;
     assert_eq!(three_again["version"], three_now["version"]);
@@ -312,5 +324,79 @@ async fn woocommerce_orders_and_changes_come_in_by_polling_and_webhooks_and_are_
         .filter(|r| r.method == "PUT" || r.method == "POST")
         .collect();
     assert!(pushes.is_empty(), "nothing is pushed back: {pushes:#?}");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_throttled_poll_is_shown_on_the_channel_and_in_the_metrics_and_waits_as_asked() {
+    use statusport_tests::fake::serve;
+    use statusport_tests::fake::woocommerce::WooCommerce;
+
+    let api = start().await;
+    let shop = serve(WooCommerce::seeded(4)).await;
+    shop.inject(
+        429,
+        &[("Retry-After", "2")],
+        json!({"code": "too_many_requests", "message": "Slow down.", "data": {"status": 429}}),
+    );
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            "/api/channels/woo-slow",
+            &api.admin,
+            Some(
+                &json!({"id": "woo-slow", "name": "Busy shop", "plugin": "woocommerce",
+                "base_url": shop.url,
+                "config": {"consumer-key": "ck_test", "consumer-secret": "cs_test"},
+                "poll_interval_secs": 1}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let state = api
+        .wait_for("/api/channels/woo-slow/intake", |s| {
+            !s["last_error"].is_null()
+        })
+        .await;
+    assert_eq!(state["last_error"]["kind"], "transient", "{state:#}");
+    assert_eq!(state["last_error"]["during"], "pull", "{state:#}");
+    assert_eq!(state["failures"], 1, "{state:#}");
+    let not_before: jiff::Timestamp = state["not_before"].as_str().unwrap().parse().unwrap();
+    let at: jiff::Timestamp = state["last_error"]["at"].as_str().unwrap().parse().unwrap();
+    let wait = not_before.duration_since(at).as_secs_f64();
+    assert!(
+        (1.5..=2.5).contains(&wait),
+        "the platform's 2 s are waited: {wait} s"
+    );
+    let metrics = api.metrics().await;
+    assert!(
+        metrics.contains(
+            r#"statusport_intake_failures_total{channel="woo-slow",during="pull",kind="transient"} 1"#
+        ),
+        "{metrics}"
+    );
+    // No pull while the platform's wait runs (the interval is 1 s); after
+    // it, the poll comes through and the error is cleared.
+    let asked = shop.received().len();
+    let remaining = not_before
+        .duration_since(jiff::Timestamp::now())
+        .as_secs_f64()
+        - 0.3;
+    if remaining > 0.0 {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(remaining)).await;
+        assert_eq!(
+            shop.received().len(),
+            asked,
+            "no pull before the platform's wait ends"
+        );
+    }
+    wait_for_orders(&api, "woo-slow", 4).await;
+    let state = api
+        .wait_for("/api/channels/woo-slow/intake", |s| {
+            s["last_error"].is_null()
+        })
+        .await;
+    assert_eq!(state["failures"], 0, "{state:#}");
+    assert!(state["last_success"].is_string(), "{state:#}");
     api.stop().await;
 }
