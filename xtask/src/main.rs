@@ -29,7 +29,10 @@ const BUNDLED: &[(&str, &str)] = &[
 /// The misbehaving plugins the tests use.
 const FAULTS: &[&str] = &["trap", "spin", "hog", "deep", "sneak", "malformed"];
 /// Other plugins only the tests use: crate, file in `target/fault-plugins`.
-const FIXTURES: &[(&str, &str)] = &[("statusport-fixture-intake", "fixture-intake.wasm")];
+const FIXTURES: &[(&str, &str)] = &[
+    ("statusport-fixture-intake", "fixture-intake.wasm"),
+    ("statusport-fixture-wrong-body", "fixture-wrong-body.wasm"),
+];
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();

@@ -108,15 +108,15 @@ impl Shopware {
                         Order {
                             order: Entity::new(id, "2026-01-01T00:00:00.000+00:00"),
                             deliveries: vec![Entity::new(
-                                &format!("{id}-d"),
+                                &delivery_id(id),
                                 "2026-01-01T00:00:00.000+00:00",
                             )],
                             transactions: vec![
                                 Entity::new(
-                                    &format!("{id}-t-old"),
+                                    &old_transaction_id(id),
                                     "2026-01-01T00:00:00.000+00:00",
                                 ),
-                                Entity::new(&format!("{id}-t"), "2026-01-02T00:00:00.000+00:00"),
+                                Entity::new(&transaction_id(id), "2026-01-02T00:00:00.000+00:00"),
                             ],
                         },
                     )
@@ -160,21 +160,116 @@ fn not_found() -> Response {
     errors(404, "FRAMEWORK__ROUTE_NOT_FOUND", "No route found")
 }
 
+/// A Shopware id (32 lower-case hex digits, as the Admin API's path
+/// parameters require) for a test's short name: its bytes in hex, padded
+/// with zeros. `id("o1")` → `6f310000000000000000000000000000`.
+pub fn id(name: &str) -> String {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        hex.len() <= 32,
+        "a Shopware test id name has at most 16 bytes: {name}"
+    );
+    format!("{hex:0<32}")
+}
+
+fn is_shopware_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Derives an id of the order's own entities: its last two hex digits
+/// replaced, or a suffix for an order id that is no Shopware id.
+fn derived(order: &str, hex: &str, suffix: &str) -> String {
+    if is_shopware_id(order) {
+        format!("{}{hex}", &order[..30])
+    } else {
+        format!("{order}-{suffix}")
+    }
+}
+
+/// The id of order `order`'s delivery.
+pub fn delivery_id(order: &str) -> String {
+    derived(order, "d0", "d")
+}
+
+/// The id of order `order`'s current (newest) transaction.
+pub fn transaction_id(order: &str) -> String {
+    derived(order, "e1", "t")
+}
+
+/// The id of order `order`'s older transaction.
+pub fn old_transaction_id(order: &str) -> String {
+    derived(order, "e0", "t-old")
+}
+
+/// Fixed ids of what the fake's orders refer to and never changes.
+const STATE_MACHINE_ID: &str = "5a000000000000000000000000000001";
+const REFERENCE_ID: &str = "0f000000000000000000000000000001";
+
 fn state_json(e: &Entity) -> Value {
-    json!({ "technicalName": e.state, "name": e.state })
+    json!({
+        "id": derived(&e.id, "5e", "state"),
+        "stateMachineId": STATE_MACHINE_ID,
+        "technicalName": e.state,
+        "name": e.state,
+    })
 }
 
 fn entity_json(e: &Entity, with_state: bool) -> Value {
-    let mut v = json!({ "id": e.id, "createdAt": e.created_at, "trackingCodes": e.tracking_codes });
+    let mut v = json!({
+        "id": e.id,
+        "createdAt": e.created_at,
+        "trackingCodes": e.tracking_codes,
+        "stateId": derived(&e.id, "5e", "state"),
+    });
     if with_state {
         v["stateMachineState"] = state_json(e);
     }
     v
 }
 
+/// The fields the Admin API's `Order` schema requires beside its id.
+fn order_fields(v: &mut Value, o: &Order) {
+    let rounding = json!({ "decimals": 2, "interval": 0.01, "roundForNet": true });
+    for (field, value) in [
+        ("billingAddressId", json!(REFERENCE_ID)),
+        ("currencyId", json!(REFERENCE_ID)),
+        ("languageId", json!(REFERENCE_ID)),
+        ("salesChannelId", json!(REFERENCE_ID)),
+        ("orderDateTime", json!(o.order.created_at)),
+        ("currencyFactor", json!(1.0)),
+        ("itemRounding", rounding.clone()),
+        ("totalRounding", rounding),
+    ] {
+        v[field] = value;
+    }
+}
+
+/// The fields the `OrderDelivery` schema requires beside its id and state.
+fn delivery_fields(v: &mut Value, order: &str, d: &Entity) {
+    v["orderId"] = json!(order);
+    v["shippingOrderAddressId"] = json!(REFERENCE_ID);
+    v["shippingMethodId"] = json!(REFERENCE_ID);
+    v["shippingDateEarliest"] = json!(d.created_at);
+    v["shippingDateLatest"] = json!(d.created_at);
+}
+
+/// The fields the `OrderTransaction` schema requires beside its id and state.
+fn transaction_fields(v: &mut Value, order: &str) {
+    v["orderId"] = json!(order);
+    v["paymentMethodId"] = json!(REFERENCE_ID);
+    v["amount"] = json!({ "unitPrice": 10.0, "totalPrice": 10.0, "quantity": 1 });
+}
+
 impl Platform for Shopware {
     fn common(&mut self) -> &mut Common {
         &mut self.common
+    }
+
+    fn description() -> Option<std::path::PathBuf> {
+        Some(super::shared_spec("shopware6-admin-api-6.7.9.1-oas3.json"))
     }
 
     fn handle(&mut self, request: &Recorded) -> Response {
@@ -230,23 +325,31 @@ impl Platform for Shopware {
                     .filter_map(|id| self.orders.get(id))
                     .map(|o| {
                         let mut v = entity_json(&o.order, assoc.get("stateMachineState").is_some());
-                        // Shopware 6.6 leaves associations out unless named.
-                        v["deliveries"] = match deliveries {
-                            Some(_) => o
+                        order_fields(&mut v, o);
+                        // Shopware 6.6 leaves associations out unless named
+                        // (the description's lists are never null).
+                        if deliveries.is_some() {
+                            v["deliveries"] = o
                                 .deliveries
                                 .iter()
-                                .map(|d| entity_json(d, nested_state(deliveries)))
-                                .collect(),
-                            None => Value::Null,
-                        };
-                        v["transactions"] = match transactions {
-                            Some(_) => o
+                                .map(|d| {
+                                    let mut v = entity_json(d, nested_state(deliveries));
+                                    delivery_fields(&mut v, &o.order.id, d);
+                                    v
+                                })
+                                .collect();
+                        }
+                        if transactions.is_some() {
+                            v["transactions"] = o
                                 .transactions
                                 .iter()
-                                .map(|t| entity_json(t, nested_state(transactions)))
-                                .collect(),
-                            None => Value::Null,
-                        };
+                                .map(|t| {
+                                    let mut v = entity_json(t, nested_state(transactions));
+                                    transaction_fields(&mut v, &o.order.id);
+                                    v
+                                })
+                                .collect();
+                        }
                         v
                     })
                     .collect();
