@@ -51,7 +51,8 @@ pub fn fault_path(name: &str) -> PathBuf {
     )
 }
 
-/// A test fixture plugin: `intake` (contract 1.1 with intake).
+/// A test fixture plugin: `intake` (contract 1.1 with intake), `wrong-body`
+/// (requests that differ from Shopware's published API description).
 pub fn fixture_path(name: &str) -> PathBuf {
     built(
         root().join("target").join("fault-plugins"),

@@ -39,6 +39,7 @@ const FIXTURES: &[(&str, &str)] = &[
         "statusport-fixture-shopware6-1-0",
         "fixture-shopware6-1.0.wasm",
     ),
+    ("statusport-fixture-wrong-body", "fixture-wrong-body.wasm"),
 ];
 
 fn main() -> anyhow::Result<()> {

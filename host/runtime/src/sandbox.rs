@@ -36,6 +36,11 @@ const OUTPUT_CAPACITY: usize = 64 * 1024;
 const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
 /// Part of a request body kept in the call's record.
 const RECORDED_BODY: usize = 4096;
+/// Part of an answer's body kept in the call's record (enough to check a
+/// usual answer against the platform's API description).
+const RECORDED_ANSWER: usize = 64 * 1024;
+/// Request headers whose values the call's record never keeps.
+const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
 
 /// The channel a call runs for: its base URL, its config (secrets included)
 /// and the extra hosts the operator granted it.
@@ -136,10 +141,17 @@ pub struct LogLine {
 pub struct SentRequest {
     pub method: String,
     pub url: String,
+    /// The request's headers; credentials show as `(secret)`.
+    pub headers: Vec<(String, String)>,
     /// The start of the body, as text.
     pub body: String,
     /// The platform's status code; none when the request failed.
     pub status: Option<u16>,
+    /// The start of the answer's body as far as the plugin read it, as
+    /// text; none when no answer came.
+    pub answer: Option<String>,
+    /// Whether the answer's body was longer than what `answer` keeps.
+    pub answer_cut: bool,
 }
 
 /// What the egress checkpoint saw during one call.
@@ -231,8 +243,11 @@ impl WasiHttpHooks for Egress {
                 log.sent.push(SentRequest {
                     method: parts.method.to_string(),
                     url: parts.uri.to_string(),
+                    headers: recorded_headers(&parts.headers),
                     body: lossy_prefix(&body, RECORDED_BODY),
                     status: None,
+                    answer: None,
+                    answer_cut: false,
                 });
                 log.sent.len() - 1
             };
@@ -240,13 +255,50 @@ impl WasiHttpHooks for Egress {
                 http::Request::from_parts(parts, Full::new(body).map_err(|never| match never {}));
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            lock(&log).sent[index].status = Some(response.status().as_u16());
+            {
+                let mut log = lock(&log);
+                log.sent[index].status = Some(response.status().as_u16());
+                log.sent[index].answer = Some(String::new());
+            }
+            // The answer streams on to the plugin; its start is copied into
+            // the record as it passes.
+            let response = response.map(move |body| {
+                body.map_frame(move |frame| {
+                    if let Some(data) = frame.data_ref() {
+                        record_answer(&mut lock(&log).sent[index], data);
+                    }
+                    frame
+                })
+            });
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = _> + Send>,
             ))
         })
     }
+}
+
+fn recorded_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if SECRET_HEADERS.contains(&name.as_str()) {
+                "(secret)".to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+fn record_answer(sent: &mut SentRequest, data: &[u8]) {
+    let answer = sent.answer.get_or_insert_with(String::new);
+    let room = RECORDED_ANSWER.saturating_sub(answer.len());
+    if data.len() > room {
+        sent.answer_cut = true;
+    }
+    answer.push_str(&String::from_utf8_lossy(&data[..data.len().min(room)]));
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use statusport_core::domain::platform::{Dimension, Origin, Platform};
 use statusport_core::domain::shipment::{Package, PackageLine, Shipment};
-use statusport_runtime::call::{CallContext, CallReport};
+use statusport_runtime::call::{CallContext, CallReport, SentRequest};
 use statusport_runtime::registry::{self, LoadedPlugin};
 use statusport_runtime::{ChannelContext, Limits, MemoryState, Registry, Runtime};
 
@@ -190,6 +190,11 @@ struct CheckArgs {
     /// Carrier of the test shipment; by default the plugin's first carrier.
     #[arg(long)]
     carrier: Option<String>,
+    /// The platform's published API description (OpenAPI 3.0, 3.1 or
+    /// Swagger 2.0; JSON or YAML): every request sent, and its answer, is
+    /// checked against it, and any mismatch fails the check.
+    #[arg(long, value_name = "SPEC", requires = "against")]
+    spec: Option<PathBuf>,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -636,7 +641,68 @@ fn default_move(platform: &Platform) -> Option<(Dimension, String, String)> {
     Some((dimension, start.code.clone(), to.code.clone()))
 }
 
-fn print_report<T: std::fmt::Debug>(what: &str, report: &CallReport<T>) -> bool {
+/// The exchanges of `plugin check --spec` checked so far.
+struct Conformance {
+    description: statusport_spec::Description,
+    base_url: String,
+    requests: usize,
+    mismatches: usize,
+}
+
+impl Conformance {
+    /// Checks one request and its answer, printing each mismatch.
+    fn check(&mut self, sent: &SentRequest) {
+        self.requests += 1;
+        let headers: Vec<(&str, &str)> = sent
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let body = json_body(&sent.body);
+        if body.is_none() && sent.body.ends_with('…') {
+            out!("       spec: request body not checked: it is longer than what the call recorded");
+        }
+        let request = statusport_spec::Request {
+            method: &sent.method,
+            url: &sent.url,
+            base_url: Some(&self.base_url),
+            headers: Some(&headers),
+            body: body.as_ref(),
+        };
+        let mut mismatches = self.description.check_request(&request);
+        if let (Some(status), Some(answer)) = (sent.status, &sent.answer) {
+            let body = json_body(answer);
+            if sent.answer_cut || (body.is_none() && !answer.trim().is_empty()) {
+                out!(
+                    "       spec: answer not checked: it is not JSON, or longer than what the call recorded"
+                );
+            } else {
+                mismatches.extend(self.description.check_answer(
+                    &request,
+                    &statusport_spec::Answer {
+                        status,
+                        body: body.as_ref(),
+                    },
+                ));
+            }
+        }
+        for m in &mismatches {
+            out!("       spec mismatch: {m}");
+        }
+        self.mismatches += mismatches.len();
+    }
+}
+
+/// A recorded body as JSON; `None` when empty or not JSON.
+fn json_body(text: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(text).ok()
+}
+
+fn print_report<T: std::fmt::Debug>(
+    what: &str,
+    report: &CallReport<T>,
+    mut conformance: Option<&mut Conformance>,
+) -> bool {
     out!(
         "\n{what}: {} ms, {} instructions",
         report.elapsed.as_millis(),
@@ -650,6 +716,9 @@ fn print_report<T: std::fmt::Debug>(what: &str, report: &CallReport<T>) -> bool 
         out!("  sent {} {} → {status}", r.method, r.url);
         if !r.body.is_empty() {
             out!("       {}", r.body);
+        }
+        if let Some(conformance) = conformance.as_deref_mut() {
+            conformance.check(r);
         }
     }
     for d in &report.denied {
@@ -705,6 +774,25 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
     let base_url =
         url::Url::parse(base).with_context(|| format!("--against \"{base}\" is not a URL"))?;
+    let mut conformance = match &args.spec {
+        Some(path) => {
+            let description = statusport_spec::Description::load(path)
+                .with_context(|| format!("--spec {}", path.display()))?;
+            out!(
+                "spec: {} ({}, {} operations)",
+                path.display(),
+                description.dialect().as_str(),
+                description.operation_count()
+            );
+            Some(Conformance {
+                description,
+                base_url: base.to_owned(),
+                requests: 0,
+                mismatches: 0,
+            })
+        }
+        None => None,
+    };
     let mut config = BTreeMap::new();
     for pair in &args.config {
         let Some((name, value)) = pair.split_once('=') else {
@@ -778,6 +866,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let push_ok = print_report(
         &format!("push-status {} {dimension} {from} → {to}", args.order),
         &push,
+        conformance.as_mut(),
     );
 
     let carrier = args
@@ -813,8 +902,20 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             args.order, args.tracking_number
         ),
         &upload,
+        conformance.as_mut(),
     );
-    Ok(if push_ok && upload_ok {
+    let conforms = match &conformance {
+        Some(c) => {
+            out!(
+                "\nspec: {} requests checked, {} mismatches",
+                c.requests,
+                c.mismatches
+            );
+            c.mismatches == 0
+        }
+        None => true,
+    };
+    Ok(if push_ok && upload_ok && conforms {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

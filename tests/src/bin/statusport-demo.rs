@@ -162,7 +162,7 @@ const ORDERS: &[SampleOrder] = &[
     ),
     (
         "market",
-        "sw-7001",
+        "00000000000000000000000000007001",
         "c-ada",
         "card",
         "TEA-110",
@@ -172,7 +172,7 @@ const ORDERS: &[SampleOrder] = &[
     ),
     (
         "market",
-        "sw-7002",
+        "00000000000000000000000000007002",
         "c-grace",
         "card",
         "TEA-100",
@@ -375,7 +375,7 @@ async fn main() -> anyhow::Result<()> {
 
     say("Starting a fake WooCommerce and a fake Shopware on loopback");
     let woo = serve(WooCommerce::new(&["3001", "3002", "3003"])).await;
-    let sw = serve(Shopware::new(&["sw-7001", "sw-7002"])).await;
+    let sw = serve(Shopware::new(&["00000000000000000000000000007001", "00000000000000000000000000007002"])).await;
     println!(
         "   WooCommerce at {}\n   Shopware    at {}",
         woo.url, sw.url
@@ -503,13 +503,13 @@ async fn main() -> anyhow::Result<()> {
     let mut day: Vec<(&str, String, Value)> = Vec::new();
     // 09:00 payments come in: card callbacks, one bank transfer matched.
     for p in [
-        "ERP-1001", "ERP-1005", "3001", "3002", "3003", "sw-7001", "sw-7002", "ERP-1002",
+        "ERP-1001", "ERP-1005", "3001", "3002", "3003", "00000000000000000000000000007001", "00000000000000000000000000007002", "ERP-1002",
     ] {
         day.push(event(p, json!({"id": format!("pay-{p}"), "event": {"type": "payment_matched", "reference": format!("PAY-{p}")}})));
     }
     // 11:00 the warehouse picks and prints packing slips.
     for p in [
-        "ERP-1001", "ERP-1002", "ERP-1004", "3001", "3002", "sw-7001",
+        "ERP-1001", "ERP-1002", "ERP-1004", "3001", "3002", "00000000000000000000000000007001",
     ] {
         day.push(event(
             p,
@@ -521,7 +521,7 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     // 15:00 parcels leave with tracking numbers.
-    for (n, p) in ["ERP-1001", "ERP-1002", "3001", "3002", "sw-7001"]
+    for (n, p) in ["ERP-1001", "ERP-1002", "3001", "3002", "00000000000000000000000000007001"]
         .iter()
         .enumerate()
     {

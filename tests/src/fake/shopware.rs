@@ -175,15 +175,15 @@ impl Shopware {
                         (*id).to_owned(),
                         Order {
                             deliveries: vec![Entity::new(
-                                &format!("{id}-d"),
+                                &delivery_id(id),
                                 "2026-01-01T00:00:00.000+00:00",
                             )],
                             transactions: vec![
                                 Entity::new(
-                                    &format!("{id}-t-old"),
+                                    &old_transaction_id(id),
                                     "2026-01-01T00:00:00.000+00:00",
                                 ),
-                                Entity::new(&format!("{id}-t"), "2026-01-02T00:00:00.000+00:00"),
+                                Entity::new(&transaction_id(id), "2026-01-02T00:00:00.000+00:00"),
                             ],
                             ..Order::plain(id, 1_767_225_600_000)
                         },
@@ -482,6 +482,51 @@ fn not_found() -> Response {
     errors(404, "FRAMEWORK__ROUTE_NOT_FOUND", "No route found")
 }
 
+/// A Shopware id (32 lower-case hex digits, as the Admin API's path
+/// parameters require) for a test's short name: its bytes in hex, padded
+/// with zeros. `id("o1")` → `6f310000000000000000000000000000`.
+pub fn id(name: &str) -> String {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        hex.len() <= 32,
+        "a Shopware test id name has at most 16 bytes: {name}"
+    );
+    format!("{hex:0<32}")
+}
+
+fn is_shopware_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Derives an id of the order's own entities: its last two hex digits
+/// replaced, or a suffix for an order id that is no Shopware id.
+fn derived(order: &str, hex: &str, suffix: &str) -> String {
+    if is_shopware_id(order) {
+        format!("{}{hex}", &order[..30])
+    } else {
+        format!("{order}-{suffix}")
+    }
+}
+
+/// The id of order `order`'s delivery.
+pub fn delivery_id(order: &str) -> String {
+    derived(order, "d0", "d")
+}
+
+/// The id of order `order`'s current (newest) transaction.
+pub fn transaction_id(order: &str) -> String {
+    derived(order, "e1", "t")
+}
+
+/// The id of order `order`'s older transaction.
+pub fn old_transaction_id(order: &str) -> String {
+    derived(order, "e0", "t-old")
+}
+
+
 fn state_json(e: &Entity) -> Value {
     json!({
         "id": format!("{:0>32}", e.state.len()),
@@ -620,7 +665,12 @@ fn filter_matches(filter: &Value, o: &Order) -> Result<bool, String> {
 }
 
 fn entity_json(e: &Entity, with_state: bool) -> Value {
-    let mut v = json!({ "id": e.id, "createdAt": e.created_at, "trackingCodes": e.tracking_codes });
+    let mut v = json!({
+        "id": e.id,
+        "createdAt": e.created_at,
+        "trackingCodes": e.tracking_codes,
+        "stateId": derived(&e.id, "5e", "state"),
+    });
     if with_state {
         v["stateMachineState"] = state_json(e);
     }
@@ -667,9 +717,13 @@ fn order_json(o: &Order, assoc: &Value) -> Value {
         "shippingTotal": price(o.shipping),
         "taxStatus": "gross",
         "createdAt": time(o.created_ms),
-        "updatedAt": o.updated_ms.map(time),
         "trackingCodes": o.order.tracking_codes,
     });
+    // The description types `updatedAt` as a string: an order never
+    // changed has none.
+    if let Some(ms) = o.updated_ms {
+        v["updatedAt"] = json!(time(ms));
+    }
     if named("stateMachineState") {
         v["stateMachineState"] = state_json(&o.order);
     }
@@ -748,11 +802,15 @@ fn order_json(o: &Order, assoc: &Value) -> Value {
         v["orderCustomer"] = json!({
             "id": hex_id(0x9, o.created_ms as u64 % 1_000_000),
             "orderId": o.order.id,
-            "customerId": o.customer_id,
             "email": o.email,
             "firstName": o.first_name,
             "lastName": o.last_name,
         });
+        // A guest has no customer id; the description types it as a
+        // string, so it is left out rather than null.
+        if let Some(customer) = &o.customer_id {
+            v["orderCustomer"]["customerId"] = json!(customer);
+        }
     }
     if named("billingAddress") {
         v["billingAddress"] = json!({
@@ -785,6 +843,10 @@ fn order_json(o: &Order, assoc: &Value) -> Value {
 impl Platform for Shopware {
     fn common(&mut self) -> &mut Common {
         &mut self.common
+    }
+
+    fn description() -> Option<std::path::PathBuf> {
+        Some(super::shared_spec("shopware6-admin-api-6.7.9.1-oas3.json"))
     }
 
     fn handle(&mut self, request: &Recorded) -> Response {

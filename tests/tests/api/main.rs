@@ -24,6 +24,11 @@ use statusport_tests::fake::shopware::Shopware;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Server as Fake, serve};
 
+/// The fake Shopware's orders, with Shopware ids (its Admin API's path
+/// parameters are 32 hex digits): "sw-1" and "sw-2" in hex.
+pub const SW1: &str = "73772d31000000000000000000000000";
+pub const SW2: &str = "73772d32000000000000000000000000";
+
 /// A running host with channels `gen` (generic plugin), `woo` (a fake
 /// WooCommerce) and `sw` (a fake Shopware), and an admin token.
 pub struct Api {
@@ -69,7 +74,7 @@ impl Api {
             .trim()
             .to_owned();
         let woo = serve(WooCommerce::new(&["w-1", "w-2", "w-3"])).await;
-        let sw = serve(Shopware::new(&["sw-1", "sw-2"])).await;
+        let sw = serve(Shopware::new(&[SW1, SW2])).await;
         let api = Api {
             url: format!("http://{}", server.addr),
             server: Some(server),

@@ -327,7 +327,7 @@ fn fields(history: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn events_and_manual_changes() {
     let api = Api::start().await;
-    let order = api.order("sw", "sw-1").await;
+    let order = api.order("sw", crate::SW1).await;
     let url = |what: &str| format!("/api/orders/{order}/{what}");
 
     // An event, and the same event again.

@@ -96,7 +96,7 @@ async fn an_event_id_is_the_orders_own_and_a_reused_one_is_a_conflict() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_status_from_the_shop_is_recorded_as_stale() {
     let api = Api::start().await;
-    let order = api.order("sw", "sw-1").await;
+    let order = api.order("sw", crate::SW1).await;
     let connector = api.token("sw-bridge", "connector", Some("sw")).await;
     let status = |to: &str, at: &str| json!({"event": {"type": "set_status", "dimension": "order", "to": to}, "occurred_at": at});
     let url = format!("/api/orders/{order}/events");

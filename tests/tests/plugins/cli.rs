@@ -1,8 +1,14 @@
 //! `statusport plugin check` and `statusport plugin list`.
 
 use statusport_tests::fake::serve;
+use statusport_tests::fake::shared_spec;
+use statusport_tests::fake::shopware::Shopware;
 use statusport_tests::fake::woocommerce::WooCommerce;
-use statusport_tests::{fault_path, plugin_path, statusport_bin};
+use statusport_tests::{fault_path, fixture_path, plugin_path, statusport_bin};
+
+const SHOPWARE_SPEC: &str = "shopware6-admin-api-6.7.9.1-oas3.json";
+/// An order id as Shopware writes them.
+const SHOPWARE_ORDER: &str = "0190a3bc4f6c73aa9f3b2b1d5d2e6f10";
 
 async fn statusport(args: &[&str]) -> (i32, String) {
     let cache = tempfile::tempdir().unwrap();
@@ -119,4 +125,100 @@ async fn list_shows_what_was_loaded_and_what_was_refused() {
     );
     assert!(out.contains("refused:\n  "), "{out}");
     assert!(out.contains("malformed.wasm: describe is invalid"), "{out}");
+}
+
+/// Runs `plugin check --spec` against a fake Shopware; also answers what the
+/// fake's own check found.
+async fn check_against_shopware(
+    plugin: &std::path::Path,
+    spec: &std::path::Path,
+) -> (i32, String, Vec<String>) {
+    let shop = serve(Shopware::new(&[SHOPWARE_ORDER])).await;
+    let out = statusport(&[
+        "plugin",
+        "check",
+        plugin.to_str().unwrap(),
+        "--against",
+        &shop.url,
+        "--config",
+        "client-id=SWIA-TEST",
+        "--config",
+        "client-secret=secret",
+        "--order",
+        SHOPWARE_ORDER,
+        "--spec",
+        spec.to_str().unwrap(),
+    ])
+    .await;
+    (out.0, out.1, shop.take_mismatches())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_of_the_shopware_plugin_against_its_description_finds_no_mismatch() {
+    let (code, out, seen) =
+        check_against_shopware(&plugin_path("shopware6"), &shared_spec(SHOPWARE_SPEC)).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(seen, Vec::<String>::new());
+    assert!(out.contains("(OpenAPI 3.1, 1036 operations)"), "{out}");
+    assert!(!out.contains("spec mismatch"), "{out}");
+    assert!(
+        out.contains("\nspec: 8 requests checked, 0 mismatches"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_each_request_that_differs_from_the_description() {
+    let (code, out, seen) =
+        check_against_shopware(&fixture_path("wrong-body"), &shared_spec(SHOPWARE_SPEC)).await;
+    assert_eq!(code, 1, "{out}");
+    // The fake saw the same requests and found the same.
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    assert!(
+        out.contains("spec mismatch: searchOrder (POST /search/order): request body at /limit: \"ten\" is not of type \"integer\" (schema #/components/schemas/Criteria/properties/limit/type)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("spec mismatch: orderStateTransition (POST /_action/order/{orderId}/state/{transition}): request body at /documentIds: \"none\" is not of type \"array\" (schema #/paths/~1_action~1order~1{orderId}~1state~1{transition}/post/requestBody/content/application~1json/schema/properties/documentIds/type)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("spec mismatch: updateOrderDelivery (PATCH /order-delivery/{id}): request body at /trackingCodes:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nspec: 3 requests checked, 3 mismatches"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn check_refuses_a_file_that_is_no_api_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("not-a-spec.json");
+    std::fs::write(&spec, r#"{"name": "shop", "paths": {}}"#).unwrap();
+    let path = plugin_path("shopware6");
+    let (code, out) = statusport(&[
+        "plugin",
+        "check",
+        path.to_str().unwrap(),
+        "--against",
+        "http://127.0.0.1:9",
+        "--config",
+        "client-id=x",
+        "--config",
+        "client-secret=y",
+        "--spec",
+        spec.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: --spec {}: API description {} is not an OpenAPI or Swagger document: it has no `openapi` or `swagger` field (found fields name, paths); give an OpenAPI 3.0, 3.1 or Swagger 2.0 file",
+            spec.display(),
+            spec.display()
+        )),
+        "{out}"
+    );
 }

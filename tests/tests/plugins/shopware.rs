@@ -8,8 +8,14 @@ use statusport_tests::fake::shopware::Shopware;
 use statusport_tests::fake::{Server, serve};
 use statusport_tests::{channel, load, plugin_path, runtime, test_limits};
 
+/// The order of the tests, its delivery and its current transaction, with
+/// Shopware ids (the Admin API's path parameters are 32 hex digits).
+const O1: &str = "6f310000000000000000000000000000";
+const D1: &str = "6f3100000000000000000000000000d0";
+const T1: &str = "6f3100000000000000000000000000e1";
+
 async fn shop() -> (Server<Shopware>, CallContext) {
-    let shop = serve(Shopware::new(&["o1"])).await;
+    let shop = serve(Shopware::new(&[O1])).await;
     let ctx = channel(
         &shop.url,
         &[("client-id", "SWIA-TEST"), ("client-secret", "secret")],
@@ -20,7 +26,7 @@ async fn shop() -> (Server<Shopware>, CallContext) {
 fn shipment(numbers: &[&str]) -> Shipment {
     Shipment {
         id: "s-1".into(),
-        platform_order_id: "o1".into(),
+        platform_order_id: O1.into(),
         shipped_at: "2026-11-20T09:30:00Z".into(),
         packages: numbers
             .iter()
@@ -43,7 +49,7 @@ async fn an_order_move_posts_the_action_that_leads_there() {
         .push_status(
             &plugin.callee(),
             &ctx,
-            "o1",
+            O1,
             Dimension::Order,
             "open",
             "in_progress",
@@ -52,9 +58,9 @@ async fn an_order_move_posts_the_action_that_leads_there() {
         .await;
     assert_eq!(
         report.result.unwrap().summary,
-        "order o1: process → in_progress"
+        format!("order {O1}: process → in_progress")
     );
-    assert_eq!(shop.state().orders["o1"].order.state, "in_progress");
+    assert_eq!(shop.state().orders[O1].order.state, "in_progress");
     let calls: Vec<(String, String)> = shop
         .received()
         .into_iter()
@@ -67,9 +73,12 @@ async fn an_order_move_posts_the_action_that_leads_there() {
             ("POST".into(), "/api/search/order".into()),
             (
                 "GET".into(),
-                "/api/_action/state-machine/order/o1/state".into()
+                format!("/api/_action/state-machine/order/{O1}/state")
             ),
-            ("POST".into(), "/api/_action/order/o1/state/process".into()),
+            (
+                "POST".into(),
+                format!("/api/_action/order/{O1}/state/process")
+            ),
         ]
     );
     let search = &shop.received()[1];
@@ -85,18 +94,10 @@ async fn the_token_is_kept_until_it_expires() {
     let plugin = load(&rt, &plugin_path("shopware6")).await;
     let (shop, ctx) = shop().await;
     for (from, to) in [("open", "in_progress"), ("in_progress", "completed")] {
-        rt.push_status(
-            &plugin.callee(),
-            &ctx,
-            "o1",
-            Dimension::Order,
-            from,
-            to,
-            "k",
-        )
-        .await
-        .result
-        .unwrap();
+        rt.push_status(&plugin.callee(), &ctx, O1, Dimension::Order, from, to, "k")
+            .await
+            .result
+            .unwrap();
     }
     assert_eq!(shop.state().token_requests, 1);
 }
@@ -109,7 +110,7 @@ async fn a_revoked_token_is_renewed_once() {
     rt.push_status(
         &plugin.callee(),
         &ctx,
-        "o1",
+        O1,
         Dimension::Order,
         "open",
         "in_progress",
@@ -122,7 +123,7 @@ async fn a_revoked_token_is_renewed_once() {
     rt.push_status(
         &plugin.callee(),
         &ctx,
-        "o1",
+        O1,
         Dimension::Order,
         "in_progress",
         "completed",
@@ -132,7 +133,7 @@ async fn a_revoked_token_is_renewed_once() {
     .result
     .unwrap();
     assert_eq!(shop.state().token_requests, 2);
-    assert_eq!(shop.state().orders["o1"].order.state, "completed");
+    assert_eq!(shop.state().orders[O1].order.state, "completed");
 }
 
 #[tokio::test]
@@ -144,7 +145,7 @@ async fn a_move_without_transition_is_rejected_naming_the_allowed_moves() {
         .push_status(
             &plugin.callee(),
             &ctx,
-            "o1",
+            O1,
             Dimension::Order,
             "open",
             "completed",
@@ -154,11 +155,13 @@ async fn a_move_without_transition_is_rejected_naming_the_allowed_moves() {
     match report.result {
         Err(CallError::Platform(PlatformError::Rejected { message })) => assert_eq!(
             message,
-            "Shopware offers no transition of order o1 to \"completed\" (possible: process → in_progress, cancel → cancelled)"
+            format!(
+                "Shopware offers no transition of order {O1} to \"completed\" (possible: process → in_progress, cancel → cancelled)"
+            )
         ),
         other => panic!("expected a rejection, got {other:?}"),
     }
-    assert_eq!(shop.state().orders["o1"].order.state, "open");
+    assert_eq!(shop.state().orders[O1].order.state, "open");
 }
 
 #[tokio::test]
@@ -177,7 +180,7 @@ async fn an_illegal_transition_answer_becomes_rejected_with_the_possible_moves()
         .push_status(
             &plugin.callee(),
             &ctx,
-            "o1",
+            O1,
             Dimension::Order,
             "open",
             "in_progress",
@@ -187,7 +190,9 @@ async fn an_illegal_transition_answer_becomes_rejected_with_the_possible_moves()
     match report.result {
         Err(CallError::Platform(PlatformError::Rejected { message })) => assert_eq!(
             message,
-            "Shopware refused process of order o1 (the platform answered HTTP 400: SYSTEM__ILLEGAL_STATE_TRANSITION: Illegal transition \"process\" from state \"in_progress\". Possible transitions are: cancel, complete); possible: process → in_progress, cancel → cancelled"
+            format!(
+                "Shopware refused process of order {O1} (the platform answered HTTP 400: SYSTEM__ILLEGAL_STATE_TRANSITION: Illegal transition \"process\" from state \"in_progress\". Possible transitions are: cancel, complete); possible: process → in_progress, cancel → cancelled"
+            )
         ),
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -201,7 +206,7 @@ async fn a_payment_move_goes_to_the_newest_transaction() {
     rt.push_status(
         &plugin.callee(),
         &ctx,
-        "o1",
+        O1,
         Dimension::Payment,
         "open",
         "paid",
@@ -210,13 +215,13 @@ async fn a_payment_move_goes_to_the_newest_transaction() {
     .await
     .result
     .unwrap();
-    let order = shop.state().orders["o1"].clone();
+    let order = shop.state().orders[O1].clone();
     assert_eq!(order.transactions[1].state, "paid");
     assert_eq!(order.transactions[0].state, "open");
     assert!(
         shop.received()
             .iter()
-            .any(|r| r.path == "/api/_action/order_transaction/o1-t/state/paid")
+            .any(|r| r.path == format!("/api/_action/order_transaction/{T1}/state/paid"))
     );
 }
 
@@ -229,7 +234,7 @@ async fn a_retried_move_already_made_succeeds_without_a_second_action() {
         rt.push_status(
             &plugin.callee(),
             &ctx,
-            "o1",
+            O1,
             Dimension::Delivery,
             "open",
             "cancelled",
@@ -265,19 +270,19 @@ async fn tracking_codes_go_on_the_delivery_then_it_ships_once() {
         .unwrap();
     assert_eq!(
         first.summary,
-        "delivery o1-d: 2 tracking code(s) added, 0 already present and marked shipped"
+        format!("delivery {D1}: 2 tracking code(s) added, 0 already present and marked shipped")
     );
     assert_eq!(
         again.summary,
-        "delivery o1-d: 0 tracking code(s) added, 2 already present"
+        format!("delivery {D1}: 0 tracking code(s) added, 2 already present")
     );
-    let delivery = shop.state().orders["o1"].deliveries[0].clone();
+    let delivery = shop.state().orders[O1].deliveries[0].clone();
     assert_eq!(delivery.tracking_codes, ["00340434", "00340435"]);
     assert_eq!(delivery.state, "shipped");
     let received = shop.received();
     let patches: Vec<_> = received.iter().filter(|r| r.method == "PATCH").collect();
     assert_eq!(patches.len(), 1);
-    assert_eq!(patches[0].path, "/api/order-delivery/o1-d");
+    assert_eq!(patches[0].path, format!("/api/order-delivery/{D1}"));
     assert_eq!(
         patches[0].body,
         serde_json::json!({ "trackingCodes": ["00340434", "00340435"] })
@@ -285,7 +290,7 @@ async fn tracking_codes_go_on_the_delivery_then_it_ships_once() {
     assert_eq!(
         received
             .iter()
-            .filter(|r| r.path == "/api/_action/order_delivery/o1-d/state/ship")
+            .filter(|r| r.path == format!("/api/_action/order_delivery/{D1}/state/ship"))
             .count(),
         1
     );
@@ -305,7 +310,7 @@ async fn too_many_requests_is_transient_with_the_platforms_delay() {
         .push_status(
             &plugin.callee(),
             &ctx,
-            "o1",
+            O1,
             Dimension::Order,
             "open",
             "in_progress",
@@ -329,7 +334,7 @@ async fn too_many_requests_is_transient_with_the_platforms_delay() {
 async fn bad_client_credentials_are_an_auth_error_naming_the_fields() {
     let rt = runtime(test_limits(), None);
     let plugin = load(&rt, &plugin_path("shopware6")).await;
-    let shop = serve(Shopware::new(&["o1"])).await;
+    let shop = serve(Shopware::new(&[O1])).await;
     let ctx = channel(
         &shop.url,
         &[("client-id", "SWIA-TEST"), ("client-secret", "nope")],
@@ -338,7 +343,7 @@ async fn bad_client_credentials_are_an_auth_error_naming_the_fields() {
         .push_status(
             &plugin.callee(),
             &ctx,
-            "o1",
+            O1,
             Dimension::Order,
             "open",
             "in_progress",
