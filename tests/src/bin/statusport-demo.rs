@@ -375,7 +375,11 @@ async fn main() -> anyhow::Result<()> {
 
     say("Starting a fake WooCommerce and a fake Shopware on loopback");
     let woo = serve(WooCommerce::new(&["3001", "3002", "3003"])).await;
-    let sw = serve(Shopware::new(&["00000000000000000000000000007001", "00000000000000000000000000007002"])).await;
+    let sw = serve(Shopware::new(&[
+        "00000000000000000000000000007001",
+        "00000000000000000000000000007002",
+    ]))
+    .await;
     println!(
         "   WooCommerce at {}\n   Shopware    at {}",
         woo.url, sw.url
@@ -503,13 +507,25 @@ async fn main() -> anyhow::Result<()> {
     let mut day: Vec<(&str, String, Value)> = Vec::new();
     // 09:00 payments come in: card callbacks, one bank transfer matched.
     for p in [
-        "ERP-1001", "ERP-1005", "3001", "3002", "3003", "00000000000000000000000000007001", "00000000000000000000000000007002", "ERP-1002",
+        "ERP-1001",
+        "ERP-1005",
+        "3001",
+        "3002",
+        "3003",
+        "00000000000000000000000000007001",
+        "00000000000000000000000000007002",
+        "ERP-1002",
     ] {
         day.push(event(p, json!({"id": format!("pay-{p}"), "event": {"type": "payment_matched", "reference": format!("PAY-{p}")}})));
     }
     // 11:00 the warehouse picks and prints packing slips.
     for p in [
-        "ERP-1001", "ERP-1002", "ERP-1004", "3001", "3002", "00000000000000000000000000007001",
+        "ERP-1001",
+        "ERP-1002",
+        "ERP-1004",
+        "3001",
+        "3002",
+        "00000000000000000000000000007001",
     ] {
         day.push(event(
             p,
@@ -521,9 +537,15 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     // 15:00 parcels leave with tracking numbers.
-    for (n, p) in ["ERP-1001", "ERP-1002", "3001", "3002", "00000000000000000000000000007001"]
-        .iter()
-        .enumerate()
+    for (n, p) in [
+        "ERP-1001",
+        "ERP-1002",
+        "3001",
+        "3002",
+        "00000000000000000000000000007001",
+    ]
+    .iter()
+    .enumerate()
     {
         let tracking = format!("00340434161094{:06}", 42000 + n);
         day.push(event(p, json!({"id": format!("ship-{p}"), "event": {"type": "shipment_added",

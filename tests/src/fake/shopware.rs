@@ -526,7 +526,6 @@ pub fn old_transaction_id(order: &str) -> String {
     derived(order, "e0", "t-old")
 }
 
-
 fn state_json(e: &Entity) -> Value {
     json!({
         "id": format!("{:0>32}", e.state.len()),

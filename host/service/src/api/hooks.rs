@@ -32,7 +32,7 @@ pub fn routes() -> OpenApiRouter<State> {
     responses(
         (status = 200, body = ImportReport, description = "imported and on disk"),
         (status = 400, body = super::Problem, description = "the plugin could not read the delivery"),
-        (status = 401, body = super::Problem, description = "the signature does not match the channel's secret"),
+        (status = 401, body = super::Problem, description = "the signature does not match the channel's secret, or the channel has no secret to check it with"),
         (status = 404, body = super::Problem, description = "no such channel, or its plugin takes no webhooks"),
         (status = 413, body = super::Problem),
         (status = 500, body = super::Problem),
@@ -97,6 +97,12 @@ fn refusal(channel: &str, failure: &IntakeFailure) -> ApiError {
         IntakeFailure::Platform(PlatformError::Auth { message }) => ApiError::unauthorized(
             format!("channel {channel}: the webhook's signature was refused: {message}"),
         ),
+        // Without its secret the plugin cannot check a signature: the
+        // delivery is not authenticated (the channel's state says what to
+        // set; the platform sends it again later).
+        IntakeFailure::Platform(PlatformError::Config { message }) => ApiError::unauthorized(
+            format!("channel {channel} cannot check the webhook's signature: {message}"),
+        ),
         IntakeFailure::Platform(PlatformError::Rejected { message }) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad-delivery",
@@ -105,10 +111,11 @@ fn refusal(channel: &str, failure: &IntakeFailure) -> ApiError {
         IntakeFailure::Platform(PlatformError::Unsupported { message }) => {
             ApiError::not_found(format!("channel {channel} takes no webhooks: {message}"))
         }
-        IntakeFailure::Platform(PlatformError::Transient { .. } | PlatformError::Config { .. })
-        | IntakeFailure::Plugin(_) => unavailable(format!(
-            "channel {channel}: {failure}; the delivery was not taken, send it again later"
-        )),
+        IntakeFailure::Platform(PlatformError::Transient { .. }) | IntakeFailure::Plugin(_) => {
+            unavailable(format!(
+                "channel {channel}: {failure}; the delivery was not taken, send it again later"
+            ))
+        }
         IntakeFailure::Engine(e) => match e {
             statusport_core::engine::EngineError::Storage(_) => ApiError::internal(e),
             _ => unavailable(format!(
