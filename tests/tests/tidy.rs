@@ -85,6 +85,22 @@ const MANIFEST_RULES: &[ManifestRule] = &[
         reason: "The plugin runtime loads and calls plugins: it knows the core's domain and ports, never the service, the database, HTTP serving, mail or the command line.",
         fix: "move the code into the service (statusport), or reach the store through a trait of `statusport_core::ports`",
     },
+    ManifestRule {
+        manifest: "host/spec/Cargo.toml",
+        section: "dependencies",
+        forbidden: &[
+            "statusport-core",
+            "statusport-runtime",
+            "statusport",
+            "wasmtime*",
+            "axum",
+            "hyper",
+            "reqwest",
+            "sled",
+        ],
+        reason: "The spec check reads an API description and checks exchanges against it: it knows no Statusport type, runs no plugin, and fetches nothing.",
+        fix: "keep it a library of descriptions and exchanges; let the CLI or the tests hand it what a plugin sent",
+    },
 ];
 
 const CRATE_RULES: &[SourceRule] = &[
