@@ -109,8 +109,11 @@ pub struct IntakeState {
 impl IntakeState {
     pub const KEEP_REFUSED: usize = 20;
 
-    /// Records what an import did.
-    pub fn count(&mut self, report: &ImportReport, at: Timestamp) {
+    /// Records what an import did: `during` is `pull` or `webhook`. A
+    /// success clears the last error of its own kind only, so that a
+    /// failing poll stays visible while webhooks come through (and the
+    /// other way round); only a pull resets the polls' backoff.
+    pub fn count(&mut self, report: &ImportReport, at: Timestamp, during: &str) {
         self.imported.created += report.created as u64;
         self.imported.changed += report.changed as u64;
         self.imported.refused += report.refused.len() as u64;
@@ -118,9 +121,13 @@ impl IntakeState {
         let excess = self.refused.len().saturating_sub(Self::KEEP_REFUSED);
         self.refused.drain(..excess);
         self.last_success = Some(at);
-        self.last_error = None;
-        self.failures = 0;
-        self.not_before = None;
+        if self.last_error.as_ref().is_some_and(|e| e.during == during) {
+            self.last_error = None;
+        }
+        if during == "pull" {
+            self.failures = 0;
+            self.not_before = None;
+        }
     }
 }
 

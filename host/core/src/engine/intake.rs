@@ -93,10 +93,14 @@ impl Engine {
         for _ in 0..MAX_RETRIES {
             let plan = self.plan_import(&channel, &platform, items)?;
             let mut state = self.store.intake_state(channel.id.as_str())?;
-            if let CursorMove::To(next) = &cursor {
-                state.cursor = next.clone();
-            }
-            state.count(&plan.report, self.now());
+            let during = match &cursor {
+                CursorMove::To(next) => {
+                    state.cursor = next.clone();
+                    "pull"
+                }
+                CursorMove::Keep => "webhook",
+            };
+            state.count(&plan.report, self.now(), during);
             let writes = plan.writes.into_iter().map(|(_, w)| w).collect();
             let customers = plan.customers.into_values().collect();
             match self

@@ -391,3 +391,48 @@ async fn a_channel_polls_only_on_a_sane_interval() {
     channel.poll_interval_secs = Some(30);
     f.engine.save_channel(&channel).unwrap();
 }
+
+#[tokio::test]
+async fn a_failing_poll_stays_on_the_channel_while_webhooks_come_through() {
+    use statusport_core::domain::intake::IntakeError;
+    let f = woo();
+    let channel = "woo".try_into().unwrap();
+    let error = IntakeError {
+        at: at("2026-11-01T10:00:00Z"),
+        during: "pull".into(),
+        kind: "auth".into(),
+        message: "auth: the consumer key was refused".into(),
+    };
+    f.engine
+        .intake_failed(&channel, error.clone(), Some(at("2026-11-01T10:05:00Z")))
+        .await
+        .unwrap();
+    let webhook = [Inbound::Order(incoming(
+        "W-1",
+        "pending",
+        "2026-11-01T11:00:00Z",
+    ))];
+    f.engine
+        .import("woo", &webhook, CursorMove::Keep)
+        .await
+        .unwrap();
+    let state = f.engine.intake_state("woo").unwrap();
+    assert_eq!(
+        state.last_error,
+        Some(error),
+        "a webhook does not hide the failing poll"
+    );
+    assert_eq!(state.failures, 1);
+    assert!(state.last_success.is_some());
+
+    f.engine
+        .import("woo", &[], CursorMove::To(Some("c".into())))
+        .await
+        .unwrap();
+    let state = f.engine.intake_state("woo").unwrap();
+    assert_eq!(
+        state.last_error, None,
+        "a pull that comes through clears it"
+    );
+    assert_eq!((state.failures, state.not_before), (0, None));
+}
