@@ -360,9 +360,7 @@ mod intake {
     //! Orders and state changes coming in: pulls with the cursor, and the
     //! app system's signed webhooks.
 
-    use std::collections::BTreeMap;
-
-    use statusport_core::domain::intake::{Inbound, IncomingOrder};
+    use statusport_core::domain::intake::Inbound;
     use statusport_core::domain::platform::{Dimension, PlatformError};
     use statusport_runtime::CallError;
     use statusport_runtime::call::CallContext;
@@ -383,47 +381,7 @@ mod intake {
         )
     }
 
-    fn orders(items: Vec<Inbound>) -> Vec<IncomingOrder> {
-        items
-            .into_iter()
-            .map(|i| match i {
-                Inbound::Order(o) => o,
-                other => panic!("a Shopware pull brings orders only: {other:?}"),
-            })
-            .collect()
-    }
-
-    async fn pull_all(
-        rt: &std::sync::Arc<statusport_runtime::Runtime>,
-        plugin: &statusport_runtime::registry::LoadedPlugin,
-        ctx: &CallContext,
-        mut cursor: Option<String>,
-    ) -> (Vec<IncomingOrder>, usize, Option<String>) {
-        let mut all = Vec::new();
-        let mut batches = 0;
-        loop {
-            let batch = rt
-                .pull(&plugin.callee(), ctx, cursor.as_deref())
-                .await
-                .result
-                .expect("the pull answers");
-            batches += 1;
-            assert!(batches < 1000, "the pull never ends");
-            all.extend(orders(batch.items));
-            cursor = batch.next_cursor;
-            if !batch.more {
-                return (all, batches, cursor);
-            }
-        }
-    }
-
-    fn counts(orders: &[IncomingOrder]) -> BTreeMap<String, usize> {
-        let mut seen = BTreeMap::new();
-        for o in orders {
-            *seen.entry(o.platform_order_id.clone()).or_insert(0) += 1;
-        }
-        seen
-    }
+    use crate::pulls::{counts, pull_all};
 
     #[tokio::test]
     async fn a_pull_across_batches_brings_each_order_once_changed_or_not() {

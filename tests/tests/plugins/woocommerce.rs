@@ -337,9 +337,6 @@ async fn plain_http_on_this_machine_carries_the_keys() {
 mod intake {
     //! Orders coming in: pulls with the cursor, and signed webhooks.
 
-    use std::collections::BTreeMap;
-
-    use statusport_core::domain::intake::{Inbound, IncomingOrder};
     use statusport_core::domain::platform::{Dimension, PlatformError};
     use statusport_runtime::CallError;
     use statusport_runtime::call::CallContext;
@@ -360,49 +357,7 @@ mod intake {
         )
     }
 
-    fn orders(items: Vec<Inbound>) -> Vec<IncomingOrder> {
-        items
-            .into_iter()
-            .map(|i| match i {
-                Inbound::Order(o) => o,
-                other => panic!("a WooCommerce pull brings orders only: {other:?}"),
-            })
-            .collect()
-    }
-
-    /// Pulls until the plugin says nothing more waits; the orders of every
-    /// batch in order, the number of batches, and the last cursor.
-    async fn pull_all(
-        rt: &std::sync::Arc<statusport_runtime::Runtime>,
-        plugin: &statusport_runtime::registry::LoadedPlugin,
-        ctx: &CallContext,
-        mut cursor: Option<String>,
-    ) -> (Vec<IncomingOrder>, usize, Option<String>) {
-        let mut all = Vec::new();
-        let mut batches = 0;
-        loop {
-            let batch = rt
-                .pull(&plugin.callee(), ctx, cursor.as_deref())
-                .await
-                .result
-                .expect("the pull answers");
-            batches += 1;
-            assert!(batches < 1000, "the pull never ends");
-            all.extend(orders(batch.items));
-            cursor = batch.next_cursor;
-            if !batch.more {
-                return (all, batches, cursor);
-            }
-        }
-    }
-
-    fn counts(orders: &[IncomingOrder]) -> BTreeMap<String, usize> {
-        let mut seen = BTreeMap::new();
-        for o in orders {
-            *seen.entry(o.platform_order_id.clone()).or_insert(0) += 1;
-        }
-        seen
-    }
+    use crate::pulls::{counts, orders, pull_all};
 
     #[tokio::test]
     async fn a_pull_across_pages_brings_each_order_once_with_its_details() {
