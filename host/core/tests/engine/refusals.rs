@@ -31,7 +31,7 @@ async fn a_status_the_plugin_does_not_declare_is_refused_with_the_known_ones() {
         "{text}"
     );
     assert!(
-        text.contains("\"shipped\" is not a status of plugin woocommerce 1.0.0")
+        text.contains("\"shipped\" is not a status of plugin woocommerce 1.1.0")
             && text.contains("pending, processing, on-hold, completed"),
         "{text}"
     );
@@ -96,7 +96,7 @@ to = "shipped"
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("status \"order:shipped\" is not a status of plugin woocommerce 1.0.0")
+        err.contains("status \"order:shipped\" is not a status of plugin woocommerce 1.1.0")
             && err.contains("pending, processing, on-hold, completed, cancelled, refunded, failed"),
         "{err}"
     );
