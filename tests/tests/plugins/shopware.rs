@@ -253,6 +253,34 @@ async fn a_retried_move_already_made_succeeds_without_a_second_action() {
 }
 
 #[tokio::test]
+async fn a_retried_payment_move_already_made_succeeds_without_a_second_action() {
+    let rt = runtime(test_limits(), None);
+    let plugin = load(&rt, &plugin_path("shopware6")).await;
+    let (shop, ctx) = shop().await;
+    for _ in 0..2 {
+        let result = rt
+            .push_status(
+                &plugin.callee(),
+                &ctx,
+                O1,
+                Dimension::Payment,
+                "open",
+                "paid",
+                "k",
+            )
+            .await
+            .result;
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let actions = shop
+        .received()
+        .iter()
+        .filter(|r| r.path.ends_with("/state/paid"))
+        .count();
+    assert_eq!(actions, 1);
+}
+
+#[tokio::test]
 async fn tracking_codes_go_on_the_delivery_then_it_ships_once() {
     let rt = runtime(test_limits(), None);
     let plugin = load(&rt, &plugin_path("shopware6")).await;
