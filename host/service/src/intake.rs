@@ -125,21 +125,6 @@ impl Intake {
         Ok(plugin)
     }
 
-    /// One pull from the channel's cursor, imported with the next cursor.
-    /// Answers what it imported and whether the plugin has more.
-    pub async fn pull_once(
-        &self,
-        channel: &Channel,
-    ) -> Result<(ImportReport, bool), IntakeFailure> {
-        let plugin = self.plugin(channel)?;
-        let context = self.context(channel)?;
-        let cursor = self.cursor(channel)?;
-        let batch = self.pull(&plugin, &context, cursor).await?;
-        let more = batch.more;
-        let imported = self.import(channel, batch).await?;
-        Ok((imported, more))
-    }
-
     /// Pulls from the channel's cursor until the plugin has nothing more
     /// (or [`MAX_PULLS_PER_RUN`] pulls), each batch imported with its next
     /// cursor. The next batch is pulled while the one before is written:
@@ -280,18 +265,17 @@ impl Intake {
         failure: &IntakeFailure,
         every: Duration,
     ) -> Duration {
-        let failures = self
-            .store()
-            .intake_state(channel.as_str())
-            .map(|s| s.failures)
-            .unwrap_or(0);
-        let wait = failure
-            .retry_after()
-            .unwrap_or_else(|| backoff(every, failures + 1));
+        let wait_after = |failures: u32| {
+            failure
+                .retry_after()
+                .unwrap_or_else(|| backoff(every, failures))
+        };
         let now = Timestamp::now();
-        let not_before = jiff::SignedDuration::try_from(wait)
-            .ok()
-            .and_then(|d| now.checked_add(d).ok());
+        let not_before = |failures: u32| {
+            jiff::SignedDuration::try_from(wait_after(failures))
+                .ok()
+                .and_then(|d| now.checked_add(d).ok())
+        };
         tracing::warn!(channel = %channel, "intake {during} failed ({}): {failure}", failure.kind());
         metrics::counter!("statusport_intake_failures_total", "channel" => channel.to_string(), "during" => during.to_owned(), "kind" => failure.kind()).increment(1);
         let error = IntakeError {
@@ -301,10 +285,15 @@ impl Intake {
             message: failure.to_string(),
         };
         match self.engine.intake_failed(channel, error, not_before).await {
-            Ok(state) => gauge(channel, &state),
-            Err(e) => tracing::error!(channel = %channel, "intake state: {e}"),
+            Ok(state) => {
+                gauge(channel, &state);
+                wait_after(state.failures)
+            }
+            Err(e) => {
+                tracing::error!(channel = %channel, "intake state: {e}");
+                wait_after(1)
+            }
         }
-        wait
     }
 }
 

@@ -136,19 +136,20 @@ impl Engine {
 
     /// Records a failed pull or webhook on the channel's intake state: the
     /// error and, for a pull, one more failure in a row and when to poll
-    /// next.
+    /// next (`not_before`, given the failures in a row, under the channel's
+    /// intake lock).
     pub async fn intake_failed(
         &self,
         channel: &ChannelId,
         error: IntakeError,
-        not_before: Option<Timestamp>,
+        not_before: impl FnOnce(u32) -> Option<Timestamp>,
     ) -> Result<IntakeState, EngineError> {
         let _guard = self.intake_lock(channel).lock().await;
         let mut state = self.store.intake_state(channel.as_str())?;
         // A webhook that fails (a forged one, say) does not slow the polls.
         if error.during == "pull" {
             state.failures = state.failures.saturating_add(1);
-            state.not_before = not_before;
+            state.not_before = not_before(state.failures);
         }
         state.last_error = Some(error);
         self.store.put_intake_state(channel.as_str(), &state)?;

@@ -404,7 +404,9 @@ async fn a_failing_poll_stays_on_the_channel_while_webhooks_come_through() {
         message: "auth: the consumer key was refused".into(),
     };
     f.engine
-        .intake_failed(&channel, error.clone(), Some(at("2026-11-01T10:05:00Z")))
+        .intake_failed(&channel, error.clone(), |_| {
+            Some(at("2026-11-01T10:05:00Z"))
+        })
         .await
         .unwrap();
     let webhook = [Inbound::Order(incoming(
