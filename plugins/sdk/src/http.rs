@@ -4,6 +4,8 @@
 //! channel's base URL and the extra hosts the operator granted; a refused
 //! request comes back as a `config` error naming the origin.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
@@ -231,6 +233,23 @@ impl Request {
             .body(body.into_bytes())
     }
 
+    /// A body of `content_type`: `content("application/xml", xml)`.
+    pub fn content(self, content_type: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        self.header("content-type", content_type).body(bytes.into())
+    }
+
+    /// An XML body (`application/xml; charset=utf-8`).
+    pub fn xml(self, document: impl Into<String>) -> Self {
+        self.content(
+            "application/xml; charset=utf-8",
+            document.into().into_bytes(),
+        )
+    }
+
+    /// The raw bytes of the body, sent as they are. The request keeps
+    /// whatever `content-type` header it has (set one with [`Request::header`],
+    /// or use [`Request::content`], [`Request::json`], [`Request::form`] or
+    /// [`Request::xml`], which set both).
     pub fn body(mut self, bytes: Vec<u8>) -> Self {
         self.body = Some(bytes);
         self
@@ -248,9 +267,11 @@ impl Request {
         send(self).map_err(|code| transport_error(&what, code))
     }
 
-    /// Sends the request and maps any status but 2xx to an `adapter-error`.
+    /// Sends the request and maps any status but 2xx to an `adapter-error`
+    /// whose message names the method and URL.
     pub fn send_ok(self) -> Result<Response, AdapterError> {
-        self.send()?.error_for_status()
+        let what = self.describe();
+        self.send()?.error_for_status_of(&what)
     }
 }
 
@@ -289,16 +310,51 @@ impl Response {
         })
     }
 
+    /// How long the platform asked to wait before the next request: its
+    /// `Retry-After` (seconds or an HTTP date); else, for a 429, the wait
+    /// its rate-limit headers imply — Amazon's `x-amzn-RateLimit-Limit`
+    /// (requests per second: one request's share of a second), BigCommerce's
+    /// `X-Rate-Limit-Time-Reset-Ms`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        if let Some(delay) = self
+            .header("retry-after")
+            .and_then(errors::parse_retry_after)
+        {
+            return Some(delay);
+        }
+        if self.status != 429 {
+            return None;
+        }
+        if let Some(rate) = self
+            .header("x-amzn-ratelimit-limit")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|r| r.is_finite() && *r > 0.0)
+        {
+            return Some(Duration::from_secs_f64((1.0 / rate).min(3600.0)));
+        }
+        self.header("x-rate-limit-time-reset-ms")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+    }
+
+    /// Maps any status but 2xx to an `adapter-error` (see
+    /// [`errors::from_status`]), with the wait of [`Response::retry_after`].
     pub fn error_for_status(self) -> Result<Response, AdapterError> {
         if self.is_success() {
             Ok(self)
         } else {
-            Err(errors::from_status(
+            Err(errors::from_status_after(
                 self.status,
-                self.header("retry-after"),
+                self.retry_after(),
                 &self.body,
             ))
         }
+    }
+
+    /// [`Response::error_for_status`], the message starting with `what`
+    /// (the request: `PUT https://shop.example/orders/7`).
+    pub fn error_for_status_of(self, what: &str) -> Result<Response, AdapterError> {
+        self.error_for_status().map_err(|e| errors::about(what, e))
     }
 }
 
@@ -476,6 +532,73 @@ mod tests {
         ] {
             assert!(!Client::new(url).unwrap().is_private(), "{url}");
         }
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Response {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: b"{\"errors\":[{\"code\":\"QuotaExceeded\",\"message\":\"You exceeded your quota\"}]}"
+                .to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_throttled_answer_waits_what_the_rate_limit_headers_say() {
+        let wait = |r: Response| r.retry_after().map(|d| d.as_millis());
+        assert_eq!(wait(answer(429, &[("Retry-After", "4")])), Some(4000));
+        // Amazon: 0.5 requests per second is one request every 2 s.
+        assert_eq!(
+            wait(answer(429, &[("x-amzn-RateLimit-Limit", "0.5")])),
+            Some(2000)
+        );
+        assert_eq!(
+            wait(answer(429, &[("X-Rate-Limit-Time-Reset-Ms", "1500")])),
+            Some(1500)
+        );
+        assert_eq!(wait(answer(429, &[("x-amzn-RateLimit-Limit", "0")])), None);
+        // A rate header on a success is information, not a wait.
+        assert_eq!(
+            wait(answer(200, &[("x-amzn-RateLimit-Limit", "0.5")])),
+            None
+        );
+    }
+
+    #[test]
+    fn an_error_names_the_request_and_the_platforms_message() {
+        let err = answer(429, &[("x-amzn-RateLimit-Limit", "2")])
+            .error_for_status_of("GET https://sellingpartnerapi-eu.amazon.com/orders/v0/orders");
+        match err {
+            Err(AdapterError::Transient(t)) => {
+                assert_eq!(
+                    t.message,
+                    "GET https://sellingpartnerapi-eu.amazon.com/orders/v0/orders: the platform answered HTTP 429: QuotaExceeded: You exceeded your quota"
+                );
+                assert_eq!(t.retry_after_ms, Some(500));
+            }
+            other => panic!("expected transient, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn typed_bodies_carry_their_content_type() {
+        let req = Client::new("http://h").unwrap().post("/x").xml("<a/>");
+        assert!(req.headers.contains(&(
+            "content-type".into(),
+            "application/xml; charset=utf-8".into()
+        )));
+        assert_eq!(req.body.as_deref(), Some(&b"<a/>"[..]));
+        let req = Client::new("http://h")
+            .unwrap()
+            .post("/x")
+            .content("text/csv", "a,b");
+        assert!(
+            req.headers
+                .contains(&("content-type".into(), "text/csv".into()))
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod errors;
 pub mod host;
 pub mod http;
 pub mod money;
+pub mod oauth;
 pub mod time;
 pub mod webhook;
 

@@ -8,6 +8,7 @@
 //! answering as it would: a test that expects a refusal still sees it, and
 //! the mismatch is reported by itself, not as a confusing 500.
 
+pub mod oauth;
 pub mod shopware;
 pub mod woocommerce;
 
@@ -31,6 +32,34 @@ pub struct Recorded {
     pub content_type: Option<String>,
     /// The body as JSON; `Value::Null` when empty or not JSON.
     pub body: Value,
+    /// Every header, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body as it came (a form, XML, or JSON).
+    pub raw: Vec<u8>,
+}
+
+impl Recorded {
+    /// The value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The query's value for `name`, decoded.
+    pub fn query_value(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_deref().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The `application/x-www-form-urlencoded` body's value for `name`.
+    pub fn form_value(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(&self.raw)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
 }
 
 /// An answer queued to replace the next normal one (to simulate throttling
@@ -232,6 +261,13 @@ pub async fn serve<S: Platform>(platform: S) -> Server<S> {
                     authorization: header("authorization"),
                     content_type: header("content-type"),
                     body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    headers: headers
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+                        })
+                        .collect(),
+                    raw: body.to_vec(),
                 };
                 let response = {
                     let mut platform = shared.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,1 @@
+//! Adobe Commerce / Magento 2 REST (being written).

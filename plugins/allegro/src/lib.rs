@@ -1,0 +1,1 @@
+//! Allegro REST API (being written).

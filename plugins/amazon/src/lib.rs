@@ -1,0 +1,1 @@
+//! Amazon Selling Partner API Orders v0 (being written).

@@ -1,0 +1,1 @@
+//! BigCommerce Orders v2 (being written).
