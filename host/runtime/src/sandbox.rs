@@ -40,7 +40,18 @@ const RECORDED_BODY: usize = 4096;
 /// usual answer against the platform's API description).
 const RECORDED_ANSWER: usize = 64 * 1024;
 /// Request headers whose values the call's record never keeps.
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+/// Headers whose values are credentials: recorded as `(secret)` (with the
+/// scheme of an `Authorization`: `Bearer (secret)`).
+pub const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-amz-access-token",
+    "x-auth-token",
+    "x-api-key",
+    "x-access-token",
+    "api-key",
+];
 
 /// The channel a call runs for: its base URL, its config (secrets included)
 /// and the extra hosts the operator granted it.
@@ -283,7 +294,11 @@ fn recorded_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
         .iter()
         .map(|(name, value)| {
             let value = if SECRET_HEADERS.contains(&name.as_str()) {
-                "(secret)".to_owned()
+                // The scheme stays: "Bearer (secret)" still says which auth.
+                match value.to_str().ok().and_then(|v| v.split_once(' ')) {
+                    Some((scheme, _)) if !scheme.is_empty() => format!("{scheme} (secret)"),
+                    _ => "(secret)".to_owned(),
+                }
             } else {
                 String::from_utf8_lossy(value.as_bytes()).into_owned()
             };

@@ -11,19 +11,22 @@ macro_rules! out {
     }};
 }
 
+mod calls;
+mod check;
+mod scaffold;
+mod script;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use statusport_core::domain::platform::{Dimension, Origin, Platform};
-use statusport_core::domain::shipment::{Package, PackageLine, Shipment};
-use statusport_runtime::call::{CallContext, CallReport, SentRequest};
-use statusport_runtime::registry::{self, LoadedPlugin};
-use statusport_runtime::{ChannelContext, Limits, MemoryState, Registry, Runtime};
+use statusport_core::domain::platform::Origin;
+use statusport_runtime::registry::LoadedPlugin;
+use statusport_runtime::{Limits, Registry, Runtime};
 
 #[derive(Parser, Debug)]
 #[command(name = "statusport", version, about = "Order-status middleware")]
@@ -127,9 +130,16 @@ struct DropArgs {
 #[derive(Subcommand, Debug)]
 enum PluginCommand {
     /// Loads a plugin in the sandbox, validates its describe and prints its
-    /// statuses; with --against, calls push-status and upload-shipment
-    /// against a platform and reports what was sent.
-    Check(CheckArgs),
+    /// statuses; with --against, calls push-status, upload-shipment and
+    /// (contract 1.1) pull against a platform and shows every request.
+    Check(check::CheckArgs),
+    /// Runs a plugin against a scripted platform (a TOML file of calls and
+    /// canned answers): retries, expectations, and whether a second run
+    /// with the same idempotency keys created anything twice.
+    Test(script::TestArgs),
+    /// Creates a plugin crate to start from: Cargo.toml, describe, push,
+    /// upload, intake, unit tests and a script for `plugin test`.
+    New(scaffold::NewArgs),
     /// Loads every plugin of a directory and shows what was loaded and why
     /// anything was refused.
     List(ListArgs),
@@ -164,42 +174,6 @@ impl RuntimeArgs {
 }
 
 #[derive(Args, Debug)]
-struct CheckArgs {
-    /// The plugin file.
-    file: PathBuf,
-    /// Base URL of a platform (or a fake one) to run push-status and
-    /// upload-shipment against.
-    #[arg(long, value_name = "URL")]
-    against: Option<String>,
-    /// A channel config value, `name=value`; repeat for each field.
-    #[arg(long = "config", value_name = "NAME=VALUE")]
-    config: Vec<String>,
-    /// An extra host granted to the plugin, `scheme://host[:port]`.
-    #[arg(long = "grant", value_name = "ORIGIN")]
-    grant: Vec<String>,
-    /// The platform's order id used for the calls.
-    #[arg(long, default_value = "1001")]
-    order: String,
-    /// The move to push, `dimension:from:to`; by default the first allowed
-    /// move out of the order dimension's initial status.
-    #[arg(long = "move", value_name = "DIMENSION:FROM:TO")]
-    status_move: Option<String>,
-    /// Tracking number of the test shipment.
-    #[arg(long, default_value = "SPCHECK0001")]
-    tracking_number: String,
-    /// Carrier of the test shipment; by default the plugin's first carrier.
-    #[arg(long)]
-    carrier: Option<String>,
-    /// The platform's published API description (OpenAPI 3.0, 3.1 or
-    /// Swagger 2.0; JSON or YAML): every request sent, and its answer, is
-    /// checked against it, and any mismatch fails the check.
-    #[arg(long, value_name = "SPEC", requires = "against")]
-    spec: Option<PathBuf>,
-    #[command(flatten)]
-    runtime: RuntimeArgs,
-}
-
-#[derive(Args, Debug)]
 struct ListArgs {
     /// Load the plugins of this directory here instead of asking the host.
     #[arg(long)]
@@ -221,7 +195,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Order(command) => crate::client::order(&client()?, command).await,
         Command::Rule(command) => crate::client::rule(&client()?, command).await,
-        Command::Plugin(PluginCommand::Check(args)) => check(args).await,
+        Command::Plugin(PluginCommand::Check(args)) => check::check(args, json).await,
+        Command::Plugin(PluginCommand::Test(args)) => script::test(args, json).await,
+        Command::Plugin(PluginCommand::New(args)) => scaffold::new(args),
         Command::Plugin(PluginCommand::List(args)) => match args.dir.clone() {
             Some(dir) => list(args, dir, json).await,
             None => crate::client::plugins(&client()?).await,
@@ -597,329 +573,6 @@ fn print_platform(plugin: &LoadedPlugin) {
             hosts.join(", ")
         }
     );
-}
-
-fn parse_move(text: &str, platform: &Platform) -> anyhow::Result<(Dimension, String, String)> {
-    let parts: Vec<&str> = text.split(':').collect();
-    let [dimension, from, to] = parts[..] else {
-        bail!("--move \"{text}\" must be dimension:from:to, e.g. order:pending:processing");
-    };
-    let dimension = match dimension {
-        "order" => Dimension::Order,
-        "payment" => Dimension::Payment,
-        "delivery" => Dimension::Delivery,
-        other => bail!("--move: \"{other}\" is not a dimension (order, payment, delivery)"),
-    };
-    for code in [from, to] {
-        if platform.status(dimension, code).is_none() {
-            let known: Vec<&str> = platform
-                .statuses_of(dimension)
-                .map(|s| s.code.as_str())
-                .collect();
-            bail!(
-                "--move: \"{code}\" is not a {dimension} status of {} (known: {})",
-                platform.id,
-                known.join(", ")
-            );
-        }
-    }
-    Ok((dimension, from.to_owned(), to.to_owned()))
-}
-
-/// The first move the platform allows out of the order dimension's start.
-fn default_move(platform: &Platform) -> Option<(Dimension, String, String)> {
-    let dimension = *platform.dimensions().first()?;
-    let mut statuses = platform.statuses_of(dimension);
-    let first = statuses.next()?;
-    let start = platform
-        .statuses_of(dimension)
-        .find(|s| s.initial)
-        .unwrap_or(first);
-    let to = platform
-        .statuses_of(dimension)
-        .find(|s| s.code != start.code && platform.allows(dimension, &start.code, &s.code))?;
-    Some((dimension, start.code.clone(), to.code.clone()))
-}
-
-/// The exchanges of `plugin check --spec` checked so far.
-struct Conformance {
-    description: statusport_spec::Description,
-    base_url: String,
-    requests: usize,
-    mismatches: usize,
-}
-
-impl Conformance {
-    /// Checks one request and its answer, printing each mismatch.
-    fn check(&mut self, sent: &SentRequest) {
-        self.requests += 1;
-        let headers: Vec<(&str, &str)> = sent
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let body = json_body(&sent.body);
-        if body.is_none() && sent.body.ends_with('…') {
-            out!("       spec: request body not checked: it is longer than what the call recorded");
-        }
-        let request = statusport_spec::Request {
-            method: &sent.method,
-            url: &sent.url,
-            base_url: Some(&self.base_url),
-            headers: Some(&headers),
-            body: body.as_ref(),
-        };
-        let mut mismatches = self.description.check_request(&request);
-        if let (Some(status), Some(answer)) = (sent.status, &sent.answer) {
-            let body = json_body(answer);
-            if sent.answer_cut || (body.is_none() && !answer.trim().is_empty()) {
-                out!(
-                    "       spec: answer not checked: it is not JSON, or longer than what the call recorded"
-                );
-            } else {
-                mismatches.extend(self.description.check_answer(
-                    &request,
-                    &statusport_spec::Answer {
-                        status,
-                        body: body.as_ref(),
-                    },
-                ));
-            }
-        }
-        for m in &mismatches {
-            out!("       spec mismatch: {m}");
-        }
-        self.mismatches += mismatches.len();
-    }
-}
-
-/// A recorded body as JSON; `None` when empty or not JSON.
-fn json_body(text: &str) -> Option<serde_json::Value> {
-    serde_json::from_str(text).ok()
-}
-
-fn print_report<T: std::fmt::Debug>(
-    what: &str,
-    report: &CallReport<T>,
-    mut conformance: Option<&mut Conformance>,
-) -> bool {
-    out!(
-        "\n{what}: {} ms, {} instructions",
-        report.elapsed.as_millis(),
-        report.fuel_used
-    );
-    for r in &report.sent {
-        let status = r
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "no answer".into());
-        out!("  sent {} {} → {status}", r.method, r.url);
-        if !r.body.is_empty() {
-            out!("       {}", r.body);
-        }
-        if let Some(conformance) = conformance.as_deref_mut() {
-            conformance.check(r);
-        }
-    }
-    for d in &report.denied {
-        out!("  refused: host not allowed: {d}");
-    }
-    for l in &report.logs {
-        out!("  log {}: {}", l.level, l.message);
-    }
-    match &report.result {
-        Ok(value) => {
-            out!("  ok: {value:?}");
-            true
-        }
-        Err(e) => {
-            out!("  failed: {e}");
-            if !report.output.trim().is_empty() {
-                out!("  plugin output:\n{}", indent(&report.output));
-            }
-            false
-        }
-    }
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let runtime = args.runtime.runtime()?;
-    let started = Instant::now();
-    let plugin = match registry::load_file(&runtime, &args.file).await {
-        Ok(p) => p,
-        Err(reason) => {
-            out!("refused: {reason}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    print_platform(&plugin);
-    out!(
-        "\ndescribe: valid ({} ms, code {})",
-        started.elapsed().as_millis(),
-        match plugin.source {
-            statusport_runtime::runtime::CodeSource::Compiled => "compiled now",
-            statusport_runtime::runtime::CodeSource::Cache => "from the compiled-code cache",
-        }
-    );
-    let Some(base) = args.against.as_deref() else {
-        return Ok(ExitCode::SUCCESS);
-    };
-
-    let base_url =
-        url::Url::parse(base).with_context(|| format!("--against \"{base}\" is not a URL"))?;
-    let mut conformance = match &args.spec {
-        Some(path) => {
-            let description = statusport_spec::Description::load(path)
-                .with_context(|| format!("--spec {}", path.display()))?;
-            out!(
-                "spec: {} ({}, {} operations)",
-                path.display(),
-                description.dialect().as_str(),
-                description.operation_count()
-            );
-            Some(Conformance {
-                description,
-                base_url: base.to_owned(),
-                requests: 0,
-                mismatches: 0,
-            })
-        }
-        None => None,
-    };
-    let mut config = BTreeMap::new();
-    for pair in &args.config {
-        let Some((name, value)) = pair.split_once('=') else {
-            bail!("--config \"{pair}\" must be name=value");
-        };
-        if plugin.platform.config_field(name).is_none() {
-            let known: Vec<&str> = plugin
-                .platform
-                .config
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect();
-            bail!(
-                "--config: \"{name}\" is not a config field of {} (known: {})",
-                plugin.platform.id,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            );
-        }
-        config.insert(name.to_owned(), value.to_owned());
-    }
-    let missing: Vec<&str> = plugin
-        .platform
-        .config
-        .iter()
-        .filter(|f| f.required && f.default_value.is_none() && !config.contains_key(&f.name))
-        .map(|f| f.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{} needs --config for: {}",
-            plugin.platform.id,
-            missing.join(", ")
-        );
-    }
-    let granted_hosts = args
-        .grant
-        .iter()
-        .map(|g| Origin::parse(g).map_err(|e| anyhow::anyhow!("--grant: {e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let context = CallContext {
-        channel: Arc::new(ChannelContext {
-            id: "check".into(),
-            base_url: Some(base_url),
-            config,
-            granted_hosts,
-        }),
-        state: Arc::new(MemoryState::default()),
-    };
-
-    let (dimension, from, to) = match &args.status_move {
-        Some(text) => parse_move(text, &plugin.platform)?,
-        None => default_move(&plugin.platform).context(
-            "the plugin allows no move out of its first dimension's initial status; pass --move",
-        )?,
-    };
-    let push = runtime
-        .push_status(
-            &plugin.callee(),
-            &context,
-            &args.order,
-            dimension,
-            &from,
-            &to,
-            "statusport-check-push",
-        )
-        .await;
-    let push_ok = print_report(
-        &format!("push-status {} {dimension} {from} → {to}", args.order),
-        &push,
-        conformance.as_mut(),
-    );
-
-    let carrier = args
-        .carrier
-        .clone()
-        .or_else(|| plugin.platform.carriers.first().cloned())
-        .unwrap_or_else(|| "dhl".into());
-    let shipment = Shipment {
-        id: "statusport-check-shipment".into(),
-        platform_order_id: args.order.clone(),
-        shipped_at: "2026-01-15T10:00:00Z".into(),
-        packages: vec![Package {
-            carrier,
-            tracking_number: args.tracking_number.clone(),
-            tracking_url: Some(format!("https://tracking.example/{}", args.tracking_number)),
-            lines: vec![PackageLine {
-                line_id: "1".into(),
-                quantity: 1,
-            }],
-        }],
-    };
-    let upload = runtime
-        .upload_shipment(
-            &plugin.callee(),
-            &context,
-            &shipment,
-            "statusport-check-upload",
-        )
-        .await;
-    let upload_ok = print_report(
-        &format!(
-            "upload-shipment {} tracking {}",
-            args.order, args.tracking_number
-        ),
-        &upload,
-        conformance.as_mut(),
-    );
-    let conforms = match &conformance {
-        Some(c) => {
-            out!(
-                "\nspec: {} requests checked, {} mismatches",
-                c.requests,
-                c.mismatches
-            );
-            c.mismatches == 0
-        }
-        None => true,
-    };
-    Ok(if push_ok && upload_ok && conforms {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 async fn list(args: ListArgs, dir: PathBuf, json: bool) -> anyhow::Result<ExitCode> {

@@ -422,9 +422,15 @@ fn send(request: Request) -> Result<Response, ErrorCode> {
             .unwrap_or_default()
             .chunks(WRITE_CHUNK)
         {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| stream_error("writing the request body", e))?;
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                // The host may have refused the request itself (an origin
+                // not granted): that, not the closed body, is the reason.
+                pending.subscribe().block();
+                if let Some(Ok(Err(code))) = pending.get() {
+                    return Err(code);
+                }
+                return Err(stream_error("writing the request body", e));
+            }
         }
     }
     OutgoingBody::finish(body, None)?;

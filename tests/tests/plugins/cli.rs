@@ -82,6 +82,73 @@ async fn check_against_a_platform_reports_what_was_sent() {
     assert_eq!(shop.state().orders["1001"].trackings.len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_json_reports_every_call_with_masked_credentials() {
+    let shop = serve(WooCommerce::seeded(3)).await;
+    let path = plugin_path("woocommerce");
+    let (code, out) = statusport(&[
+        "--json",
+        "plugin",
+        "check",
+        path.to_str().unwrap(),
+        "--against",
+        &shop.url,
+        "--config",
+        "consumer-key=ck_test",
+        "--config",
+        "consumer-secret=cs_test",
+        "--order",
+        "1",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON only");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["plugin"]["id"], "woocommerce");
+    assert_eq!(report["plugin"]["intake"], true);
+    let calls = report["calls"].as_array().unwrap();
+    let names: Vec<&str> = calls.iter().map(|c| c["call"].as_str().unwrap()).collect();
+    assert_eq!(names, ["push-status", "upload-shipment", "pull"]);
+    assert_eq!(calls[0]["outcome"], "accepted");
+    assert_eq!(calls[0]["summary"], "order 1 is now processing");
+    assert_eq!(calls[2]["outcome"], "pulled");
+    assert_eq!(calls[2]["orders"], 3);
+    let request = &calls[0]["requests"][0];
+    assert_eq!(request["method"], "PUT");
+    assert_eq!(request["status"], 200);
+    let headers: Vec<(String, String)> =
+        serde_json::from_value(request["headers"].clone()).unwrap();
+    assert!(
+        headers.contains(&("authorization".into(), "Basic (secret)".into())),
+        "{headers:?}"
+    );
+    assert!(!out.contains("cs_test"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_flags_a_move_out_of_a_terminal_status() {
+    let shop = serve(WooCommerce::new(&["1001"])).await;
+    let path = plugin_path("woocommerce");
+    let (_, out) = statusport(&[
+        "plugin",
+        "check",
+        path.to_str().unwrap(),
+        "--against",
+        &shop.url,
+        "--config",
+        "consumer-key=ck_test",
+        "--config",
+        "consumer-secret=cs_test",
+        "--move",
+        "order:refunded:processing",
+    ])
+    .await;
+    assert!(
+        out.contains("warning: --move order:refunded:processing: the host never pushes this move (\"refunded\" is terminal: no move leaves it)"),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn check_names_a_missing_required_config_field() {
     let path = plugin_path("woocommerce");
@@ -161,10 +228,29 @@ async fn check_of_the_shopware_plugin_against_its_description_finds_no_mismatch(
     assert_eq!(seen, Vec::<String>::new());
     assert!(out.contains("(OpenAPI 3.1, 1036 operations)"), "{out}");
     assert!(!out.contains("spec mismatch"), "{out}");
+    // The pull of a 1.1 plugin runs (and is checked) too.
+    assert!(out.contains("pull from the start (no cursor): "), "{out}");
     assert!(
-        out.contains("\nspec: 8 requests checked, 0 mismatches"),
+        out.contains("status change(s); next cursor \"{\"created\":"),
         "{out}"
     );
+    assert!(
+        out.contains("\nspec: 9 requests checked, 0 mismatches"),
+        "{out}"
+    );
+    // Headers are shown, credentials are not: the token request's secret,
+    // the token the answer hands out, and the bearer token sent with it.
+    assert!(
+        out.contains("       content-type: application/json"),
+        "{out}"
+    );
+    assert!(out.contains(r#""client_secret":"(secret)""#), "{out}");
+    assert!(out.contains(r#""access_token":"(secret)""#), "{out}");
+    assert!(
+        out.contains("       authorization: Bearer (secret)"),
+        "{out}"
+    );
+    assert!(!out.contains(r#""client_secret":"secret""#), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

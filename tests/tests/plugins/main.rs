@@ -7,6 +7,7 @@ mod describe;
 mod faults;
 mod intake;
 mod registry;
+mod scaffold;
 mod shopware;
 mod woocommerce;
 
