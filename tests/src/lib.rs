@@ -3,6 +3,10 @@
 //! APIs closely enough to catch wrong paths, methods, bodies, auth and
 //! transitions — and that record what they received.
 
+// The fakes name the library `statusport_tests::…` wherever they are
+// compiled (here, or into one test binary while being written).
+extern crate self as statusport_tests;
+
 // The crash helpers live beside the engine's crash tests in the core, whose
 // tests cannot depend on this crate; the outbox's crash test shares them.
 #[path = "../../host/core/tests/engine/kills.rs"]

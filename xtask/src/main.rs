@@ -24,6 +24,12 @@ const BUNDLED: &[(&str, &str)] = &[
     ("statusport-plugin-generic", "generic.wasm"),
     ("statusport-plugin-woocommerce", "woocommerce.wasm"),
     ("statusport-plugin-shopware6", "shopware6.wasm"),
+    ("statusport-plugin-amazon", "amazon.wasm"),
+    ("statusport-plugin-ebay", "ebay.wasm"),
+    ("statusport-plugin-bigcommerce", "bigcommerce.wasm"),
+    ("statusport-plugin-adobe-commerce", "adobe-commerce.wasm"),
+    ("statusport-plugin-etsy", "etsy.wasm"),
+    ("statusport-plugin-allegro", "allegro.wasm"),
 ];
 
 /// The misbehaving plugins the tests use.

@@ -1,9 +1,11 @@
 //! The demo `cargo xtask demo` runs: a fake WooCommerce and a fake
 //! Shopware on loopback, the real `statusport serve` on the embedded store
-//! in `demo-data/`, a channel per bundled plugin, the shipped rule sets,
+//! in `demo-data/`, a channel for the generic, WooCommerce and Shopware
+//! plugins, a polled shop and a polled eBay seller, the shipped rule sets,
 //! sample orders and a day of events — all through the HTTP API — then a
 //! report of what happened. The host keeps running until Ctrl-C.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use statusport_tests::fake::shopware::Shopware;
+use statusport_tests::fake::ebay::{self, Ebay};
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Platform, Server as Fake, serve};
 
@@ -65,6 +68,23 @@ when = { tracked_shipment_done = true }
 to = "delivery:shipped"
 then = { upload_shipments = true, email = "shipped" }
 "#;
+
+/// The marketplace channel's rule: eBay sets its statuses itself, so a
+/// tracked shipment goes up as a shipping fulfillment and nothing is pushed.
+const MARKETPLACE_RULES: &str = r#"
+[[rule]]
+id = "ebay-shipped"
+description = "eBay: a tracked shipment goes up as a shipping fulfillment; eBay moves the order itself"
+channels = ["ebay"]
+on = ["shipment_done"]
+when = { tracked_shipment_done = true }
+then = { upload_shipments = true, email = "shipped" }
+"#;
+
+/// The demo seller's eBay application and the seller's consent.
+const EBAY_CLIENT_ID: &str = "TeapotEm-statuspo-PRD-demo";
+const EBAY_CLIENT_SECRET: &str = "PRD-demo-secret";
+const EBAY_REFRESH_TOKEN: &str = "v^1.1#i^1#r^1#demo";
 
 const CUSTOMERS: &[(&str, &str, &str)] = &[
     ("c-ada", "Ada Lovelace", "ada@example.com"),
@@ -340,6 +360,94 @@ async fn intake(api: &Api) -> anyhow::Result<Fake<WooCommerce>> {
     Ok(outlet)
 }
 
+/// A marketplace whose orders come in by polling: eBay, whose statuses are
+/// its own. A tracked shipment goes up as a shipping fulfillment, and the
+/// fulfillment status eBay then sets comes back by the next poll.
+async fn marketplace(api: &Api) -> anyhow::Result<Fake<Ebay>> {
+    say("A marketplace: eBay orders come in by polling, a shipment goes back");
+    let ebay = serve(Ebay::seeded(6).with_token_endpoint(
+        EBAY_CLIENT_ID,
+        EBAY_CLIENT_SECRET,
+        EBAY_REFRESH_TOKEN,
+    ))
+    .await;
+    api.call(
+        reqwest::Method::PUT,
+        "/api/channels/ebay",
+        Some(&json!({"id": "ebay", "name": "Teapot Emporium on eBay (polled)", "plugin": "ebay",
+            "base_url": format!("{}{}", ebay.url, ebay::BASE_PATH),
+            "config": {"client-id": EBAY_CLIENT_ID, "client-secret": EBAY_CLIENT_SECRET,
+                "refresh-token": EBAY_REFRESH_TOKEN,
+                "token-url": format!("{}{}", ebay.url, ebay::TOKEN_PATH)},
+            "poll_interval_secs": 2})),
+    )
+    .await?;
+    let imported = api.import_rules(MARKETPLACE_RULES.into()).await?;
+    println!(
+        "   channel ebay polls {} every 2 s; rule {}",
+        ebay.url,
+        list(&imported["rules"])
+    );
+    let orders = wait_until(api, "/api/orders?channel=ebay&limit=100", |v| {
+        v["orders"].as_array().map_or(0, Vec::len) >= 6
+    })
+    .await?;
+    let orders = orders["orders"].as_array().cloned().unwrap_or_default();
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &orders {
+        let status = o["statuses"]["delivery"]["code"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned();
+        *by_status.entry(status).or_default() += 1;
+    }
+    println!(
+        "   {} eBay orders came in by themselves, fulfillment status: {}",
+        orders.len(),
+        by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let Some(order) = orders
+        .iter()
+        .find(|o| o["statuses"]["delivery"]["code"] == "NOT_STARTED")
+    else {
+        bail!("no eBay order waits to be shipped");
+    };
+    let id = order["id"].as_u64().unwrap_or_default();
+    let platform_id = order["platform_order_id"].as_str().unwrap_or_default();
+    let tracking = "00340434161094099001";
+    api.post(
+        &format!("/api/orders/{id}/events"),
+        &json!({"id": "ebay-ship-1", "event": {"type": "shipment_added",
+            "shipment_id": "S-EBAY-1", "done": true,
+            "packages": [{"carrier": "dhl", "tracking_number": tracking,
+                "tracking_url": format!("https://www.dhl.de/de/privatkunden.html?piececode={tracking}")}]}}),
+    )
+    .await?;
+    let shipped = wait_until(api, &format!("/api/orders/{id}"), |o| {
+        o["statuses"]["delivery"]["code"] == "FULFILLED"
+    })
+    .await?;
+    let fulfillments = ebay
+        .state()
+        .orders
+        .get(platform_id)
+        .map_or(0, |o| o.fulfillments.len());
+    println!(
+        "   order {platform_id}: shipment S-EBAY-1 (DHL {tracking}) uploaded as {fulfillments} shipping fulfillment → eBay set FULFILLED → here {} (set by {}), nothing pushed",
+        shipped["statuses"]["delivery"]["code"]
+            .as_str()
+            .unwrap_or_default(),
+        shipped["statuses"]["delivery"]["set_by"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    Ok(ebay)
+}
+
 /// Polls `path` until `check` holds, for up to 30 seconds.
 async fn wait_until(
     api: &Api,
@@ -595,8 +703,9 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
     );
 
-    // Kept until the end: the outlet serves while the host runs.
+    // Kept until the end: the outlet and eBay serve while the host runs.
     let _outlet = intake(&api).await?;
+    let _ebay = marketplace(&api).await?;
 
     say("Waiting for the outbox to deliver");
     let started = Instant::now();

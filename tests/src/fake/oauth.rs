@@ -82,14 +82,15 @@ pub struct TokenEndpoint {
     tokens: Tokens,
 }
 
-/// Starts a token endpoint at `path` that knows one client and one refresh
-/// token; access tokens live an hour.
-pub async fn start(
+/// A token endpoint at `path` that knows one client and one refresh token
+/// (access tokens live an hour), to serve beside a platform's API on its
+/// own host (see [`TokenEndpoint::answers`]).
+pub fn endpoint(
     path: &str,
     client_id: &str,
     client_secret: Option<&str>,
     refresh_token: &str,
-) -> (Server<TokenEndpoint>, Tokens) {
+) -> (TokenEndpoint, Tokens) {
     let tokens = Tokens(Arc::new(Mutex::new(Book {
         client_id: client_id.to_owned(),
         client_secret: client_secret.map(str::to_owned),
@@ -97,13 +98,30 @@ pub async fn start(
         expires_in: 3600,
         ..Book::default()
     })));
-    let server = serve(TokenEndpoint {
+    let endpoint = TokenEndpoint {
         common: Common::default(),
         path: path.to_owned(),
         tokens: tokens.clone(),
-    })
-    .await;
-    (server, tokens)
+    };
+    (endpoint, tokens)
+}
+
+/// Starts [`endpoint`] on a host of its own.
+pub async fn start(
+    path: &str,
+    client_id: &str,
+    client_secret: Option<&str>,
+    refresh_token: &str,
+) -> (Server<TokenEndpoint>, Tokens) {
+    let (endpoint, tokens) = self::endpoint(path, client_id, client_secret, refresh_token);
+    (serve(endpoint).await, tokens)
+}
+
+impl TokenEndpoint {
+    /// Whether `request` is for this endpoint.
+    pub fn answers(&self, request: &Recorded) -> bool {
+        request.path == self.path
+    }
 }
 
 fn refused(status: u16, error: &str, description: &str) -> Response {
