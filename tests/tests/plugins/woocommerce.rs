@@ -188,7 +188,10 @@ async fn wrong_credentials_are_an_auth_error() {
     match report.result {
         Err(CallError::Platform(PlatformError::Auth { message })) => assert_eq!(
             message,
-            "the platform answered HTTP 401: woocommerce_rest_cannot_view: Sorry, you cannot list resources."
+            format!(
+                "PUT {}/wp-json/wc/v3/orders/7: the platform answered HTTP 401: woocommerce_rest_cannot_view: Sorry, you cannot list resources.",
+                shop.url
+            )
         ),
         other => panic!("expected an auth error, got {other:?}"),
     }
@@ -237,7 +240,10 @@ async fn an_unknown_order_is_rejected_with_the_platforms_words() {
         .await;
     assert_eq!(
         report.result.unwrap_err().to_string(),
-        "rejected: the platform answered HTTP 404: woocommerce_rest_shop_order_invalid_id: Invalid ID."
+        format!(
+            "rejected: PUT {}/wp-json/wc/v3/orders/999: the platform answered HTTP 404: woocommerce_rest_shop_order_invalid_id: Invalid ID.",
+            shop.url
+        )
     );
 }
 
