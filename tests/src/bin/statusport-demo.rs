@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use statusport_tests::fake::shopware::Shopware;
 use statusport_tests::fake::ebay::{self, Ebay};
+use statusport_tests::fake::shopware::Shopware;
 use statusport_tests::fake::woocommerce::WooCommerce;
 use statusport_tests::fake::{Platform, Server as Fake, serve};
 
@@ -374,12 +374,14 @@ async fn marketplace(api: &Api) -> anyhow::Result<Fake<Ebay>> {
     api.call(
         reqwest::Method::PUT,
         "/api/channels/ebay",
-        Some(&json!({"id": "ebay", "name": "Teapot Emporium on eBay (polled)", "plugin": "ebay",
+        Some(
+            &json!({"id": "ebay", "name": "Teapot Emporium on eBay (polled)", "plugin": "ebay",
             "base_url": format!("{}{}", ebay.url, ebay::BASE_PATH),
             "config": {"client-id": EBAY_CLIENT_ID, "client-secret": EBAY_CLIENT_SECRET,
                 "refresh-token": EBAY_REFRESH_TOKEN,
                 "token-url": format!("{}{}", ebay.url, ebay::TOKEN_PATH)},
-            "poll_interval_secs": 2})),
+            "poll_interval_secs": 2}),
+        ),
     )
     .await?;
     let imported = api.import_rules(MARKETPLACE_RULES.into()).await?;
