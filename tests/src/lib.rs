@@ -64,6 +64,15 @@ pub fn fixture_path(name: &str) -> PathBuf {
     )
 }
 
+/// An example plugin in another language than Rust: `python`,
+/// `javascript` (built by `cargo xtask plugins` from `plugins/examples`).
+pub fn example_path(language: &str) -> PathBuf {
+    built(
+        root().join("target").join("example-plugins"),
+        &format!("{language}-example.wasm"),
+    )
+}
+
 /// A folder `plugins` under `dir` holding copies of the bundled plugins and
 /// of the fault fixtures named in `faults`: a host's plugin directory.
 pub fn plugin_dir(dir: &std::path::Path, faults: &[&str]) -> PathBuf {

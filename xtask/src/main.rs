@@ -16,6 +16,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+mod languages;
+
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
 
@@ -158,7 +160,7 @@ fn build_plugins(root: &Path) -> anyhow::Result<()> {
         dist.display(),
         faults.display()
     );
-    Ok(())
+    languages::build_examples(root)
 }
 
 /// Copies only when the content changed, so a running host watching the

@@ -27,6 +27,15 @@ pub const FUEL_SLICE: u64 = 10_000_000;
 /// Bytes of a plugin's linear memory kept resident between calls.
 const KEEP_RESIDENT: usize = 4 * 1024 * 1024;
 
+/// Core instances one call's component may hold. A Rust plugin has 3, a
+/// JavaScript one built with componentize-js 4, a Python one built with
+/// componentize-py 14 (the interpreter and its native libraries, linked
+/// dynamically). The pool holds this many for every call slot: sized for
+/// Rust plugins alone, it ran out with a few dozen Python calls waiting on
+/// their platform, and the calls past that failed to instantiate although
+/// the semaphore had let them in.
+const CORE_INSTANCES_PER_CALL: u32 = 32;
+
 /// What every plugin call may use.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -104,15 +113,16 @@ impl Runtime {
 
         let slots = limits.concurrent_calls.max(1);
         let mut pool = PoolingAllocationConfig::new();
-        // Rust guests hold one component with a handful of core instances.
+        // One component per call; its core instances, memories and tables
+        // fit the largest plugin in every slot.
         pool.total_component_instances(slots + 8);
-        pool.total_core_instances((slots + 8) * 8);
+        pool.total_core_instances((slots + 8) * CORE_INSTANCES_PER_CALL);
         pool.total_memories((slots + 8) * 2);
         pool.total_tables((slots + 8) * 4);
         pool.total_stacks(slots + 8);
         pool.max_memories_per_component(4);
         pool.max_tables_per_component(8);
-        pool.max_core_instances_per_component(16);
+        pool.max_core_instances_per_component(CORE_INSTANCES_PER_CALL);
         pool.max_memory_size(limits.memory_bytes);
         // A call touches a few hundred KiB. Resetting only the pages it
         // dirtied (PAGEMAP_SCAN, Linux ≥ 6.7) and keeping them resident

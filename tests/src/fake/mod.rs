@@ -14,6 +14,7 @@ pub mod amazon;
 pub mod bigcommerce;
 pub mod ebay;
 pub mod etsy;
+pub mod exampleshop;
 pub mod oauth;
 pub mod shopware;
 pub mod woocommerce;
