@@ -280,19 +280,30 @@ fn channel_config(
         let Some((name, value)) = pair.split_once('=') else {
             bail!("--config \"{pair}\" must be name=value");
         };
-        if platform.config_field(name).is_none() {
-            let known: Vec<&str> = platform.config.iter().map(|f| f.name.as_str()).collect();
-            bail!(
-                "--config: \"{name}\" is not a config field of {} (known: {})",
-                platform.id,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            );
-        }
         config.insert(name.to_owned(), value.to_owned());
+    }
+    check_config(platform, &config, "--config")?;
+    Ok(config)
+}
+
+/// Refuses a config naming a field the plugin does not have, or missing a
+/// required one; `given` says where it came from (`--config`).
+pub(super) fn check_config(
+    platform: &Platform,
+    config: &BTreeMap<String, String>,
+    given: &str,
+) -> anyhow::Result<()> {
+    if let Some(name) = config.keys().find(|n| platform.config_field(n).is_none()) {
+        let known: Vec<&str> = platform.config.iter().map(|f| f.name.as_str()).collect();
+        bail!(
+            "{given}: \"{name}\" is not a config field of {} (known: {})",
+            platform.id,
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
     }
     let missing: Vec<&str> = platform
         .config
@@ -301,9 +312,9 @@ fn channel_config(
         .map(|f| f.name.as_str())
         .collect();
     if !missing.is_empty() {
-        bail!("{} needs --config for: {}", platform.id, missing.join(", "));
+        bail!("{} needs {given} for: {}", platform.id, missing.join(", "));
     }
-    Ok(config)
+    Ok(())
 }
 
 /// The values of the plugin's secret fields in `config`.
@@ -506,17 +517,8 @@ async fn run_calls(
 }
 
 fn parse_move(text: &str, platform: &Platform) -> anyhow::Result<(Dimension, String, String)> {
-    let parts: Vec<&str> = text.split(':').collect();
-    let [dimension, from, to] = parts[..] else {
-        bail!("--move \"{text}\" must be dimension:from:to, e.g. order:pending:processing");
-    };
-    let dimension = match dimension {
-        "order" => Dimension::Order,
-        "payment" => Dimension::Payment,
-        "delivery" => Dimension::Delivery,
-        other => bail!("--move: \"{other}\" is not a dimension (order, payment, delivery)"),
-    };
-    for code in [from, to] {
+    let (dimension, from, to) = split_move(text, "--move")?;
+    for code in [&from, &to] {
         if platform.status(dimension, code).is_none() {
             let known: Vec<&str> = platform
                 .statuses_of(dimension)
@@ -529,6 +531,21 @@ fn parse_move(text: &str, platform: &Platform) -> anyhow::Result<(Dimension, Str
             );
         }
     }
+    Ok((dimension, from, to))
+}
+
+/// `dimension:from:to`; `given` names the option or field in the error.
+pub(super) fn split_move(text: &str, given: &str) -> anyhow::Result<(Dimension, String, String)> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let [dimension, from, to] = parts[..] else {
+        bail!("{given} \"{text}\" must be dimension:from:to, e.g. order:pending:processing");
+    };
+    let dimension = match dimension {
+        "order" => Dimension::Order,
+        "payment" => Dimension::Payment,
+        "delivery" => Dimension::Delivery,
+        other => bail!("{given}: \"{other}\" is not a dimension (order, payment, delivery)"),
+    };
     Ok((dimension, from.to_owned(), to.to_owned()))
 }
 

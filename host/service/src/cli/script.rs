@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use statusport_core::domain::platform::{Dimension, Origin};
+use statusport_core::domain::platform::Origin;
 use statusport_core::domain::shipment::{Package, PackageLine, Shipment};
 use statusport_runtime::call::CallContext;
 use statusport_runtime::registry::{self, LoadedPlugin};
@@ -438,7 +438,7 @@ impl Runner<'_> {
             CallScript::PushStatus {
                 order, status_move, ..
             } => {
-                let (dimension, from, to) = parse_move(status_move)?;
+                let (dimension, from, to) = super::check::split_move(status_move, "move")?;
                 let report = self
                     .runtime
                     .push_status(
@@ -547,22 +547,6 @@ fn expect_of(call: &CallScript) -> Expect {
     }
 }
 
-fn parse_move(text: &str) -> anyhow::Result<(Dimension, String, String)> {
-    let parts: Vec<&str> = text.split(':').collect();
-    let [dimension, from, to] = parts[..] else {
-        bail!("move \"{text}\" must be dimension:from:to, e.g. order:pending:processing");
-    };
-    let dimension = match dimension {
-        "order" => Dimension::Order,
-        "payment" => Dimension::Payment,
-        "delivery" => Dimension::Delivery,
-        other => {
-            bail!("move \"{text}\": \"{other}\" is not a dimension (order, payment, delivery)")
-        }
-    };
-    Ok((dimension, from.to_owned(), to.to_owned()))
-}
-
 fn retryable(outcome: &Outcome) -> Option<Option<u64>> {
     match outcome {
         Outcome::Failed {
@@ -597,31 +581,13 @@ pub(super) async fn test(args: TestArgs, json: bool) -> anyhow::Result<ExitCode>
     let base_url = url::Url::parse(&base)
         .with_context(|| format!("[channel] base-url \"{base}\" is not a URL"))?;
     let platform = &plugin.platform;
-    let mut config = BTreeMap::new();
-    for (name, value) in &script.channel.config {
-        if platform.config_field(name).is_none() {
-            let known: Vec<&str> = platform.config.iter().map(|f| f.name.as_str()).collect();
-            bail!(
-                "[channel] config: \"{name}\" is not a config field of {} (known: {})",
-                platform.id,
-                known.join(", ")
-            );
-        }
-        config.insert(name.clone(), fill(value));
-    }
-    let missing: Vec<&str> = platform
+    let config: BTreeMap<String, String> = script
+        .channel
         .config
         .iter()
-        .filter(|f| f.required && f.default_value.is_none() && !config.contains_key(&f.name))
-        .map(|f| f.name.as_str())
+        .map(|(name, value)| (name.clone(), fill(value)))
         .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{} needs these in the script's [channel] config: {}",
-            platform.id,
-            missing.join(", ")
-        );
-    }
+    super::check::check_config(platform, &config, "the script's [channel] config")?;
     // Every origin the plugin declares is served by the scripted platform
     // when its config points there; grant the fake's own origin for them.
     let granted_hosts = vec![Origin::of_url(&url::Url::parse(&url)?).map_err(anyhow::Error::msg)?];
