@@ -537,7 +537,7 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("   healthy; the first start wrote an admin token to demo-data/admin-token");
 
-    say("Channels: one per bundled plugin");
+    say("Channels: the generic plugin, WooCommerce and Shopware 6");
     for channel in [
         json!({"id": "erp", "name": "Back office (generic)", "plugin": "generic"}),
         json!({"id": "shop", "name": "Teapot Trading web shop", "plugin": "woocommerce",
