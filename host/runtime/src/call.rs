@@ -504,6 +504,14 @@ struct Ended<'a> {
     past_deadline: bool,
 }
 
+/// Whether instantiating failed because the pooling allocator had no free
+/// slot of some kind (instances, memories, tables).
+fn pool_exhausted(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
+}
+
 fn mib(bytes: usize) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
 }
@@ -520,6 +528,13 @@ fn classify(error: &wasmtime::Error, state: &CallState, call: &Ended<'_>) -> Cal
         kind,
         message: format!("plugin {plugin}: {what}"),
     };
+    // The host's instance pool is full: the host's limit, not the plugin's
+    // fault; the call may succeed once others have finished.
+    if pool_exhausted(error) {
+        return CallError::Host(format!(
+            "no room in the instance pool for {plugin}'s {function} now ({error:#}); the call can be tried again"
+        ));
+    }
     if let Some(asked) = state.memory_cap_hit {
         return trap(
             TrapKind::OutOfMemory,
@@ -678,5 +693,24 @@ mod tests {
             "deliberate failure (at src/lib.rs:17:9)"
         );
         assert_eq!(panic_message("nothing here"), None);
+    }
+
+    #[test]
+    fn a_full_instance_pool_is_told_from_other_failures() {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_core_instances(1);
+        let mut config = wasmtime::Config::new();
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        // The empty module: the magic number and version 1.
+        let module = wasmtime::Module::new(&engine, b"\0asm\x01\0\0\0").unwrap();
+        let mut first = wasmtime::Store::new(&engine, ());
+        wasmtime::Instance::new(&mut first, &module, &[]).unwrap();
+        let mut second = wasmtime::Store::new(&engine, ());
+        let full = wasmtime::Instance::new(&mut second, &module, &[]).unwrap_err();
+        assert!(pool_exhausted(&full), "{full:#}");
+        assert!(!pool_exhausted(&wasmtime::Error::msg(
+            "wasm trap: unreachable"
+        )));
     }
 }
