@@ -25,9 +25,8 @@ use statusport_plugin_sdk_intake::{Batch, Customer, Inbound, IncomingOrder, Mone
 use crate::order::{Order, join_name};
 use crate::{client, send};
 
-pub const INTAKE_SINCE: &str = "intake-since";
-/// How far back the first pull reaches when `intake-since` is unset.
-const FIRST_PULL_DAYS: i64 = 30;
+pub use statusport_plugin_sdk_intake::intake::INTAKE_SINCE;
+use statusport_plugin_sdk_intake::intake::first_start;
 /// Orders per page: a Magento order with its items and addresses is a few
 /// kilobytes; fifty keep an answer well under the SDK's limit.
 const PAGE_SIZE: usize = 50;
@@ -56,16 +55,7 @@ impl Cursor {
     /// Before the first order of the first pull: `intake-since`, or 30
     /// days back.
     fn first() -> Result<Cursor, AdapterError> {
-        let start = match host::config(INTAKE_SINCE) {
-            Some(since) => time::parse(&since)
-                .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
-                .ok_or_else(|| {
-                    AdapterError::Config(format!(
-                        "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
-                    ))
-                })?,
-            None => time::now() - FIRST_PULL_DAYS * 86_400,
-        };
+        let start = first_start()?;
         Ok(Cursor {
             updated_at: magento_time(start),
             entity_id: 0,

@@ -29,9 +29,8 @@ use statusport_plugin_sdk_intake::{Batch, Customer, Inbound, IncomingOrder, Mone
 
 use crate::api::{Api, BuyerAddress, DeliveryAddress, Form};
 
-pub const INTAKE_SINCE: &str = "intake-since";
-/// How far back the first pull reaches when `intake-since` is unset.
-const FIRST_PULL_DAYS: i64 = 30;
+pub use statusport_plugin_sdk_intake::intake::INTAKE_SINCE;
+use statusport_plugin_sdk_intake::intake::first_start;
 /// Events per page. Each names an order that is then read on its own, and
 /// one pull must finish within the host's deadline (10 s by default).
 pub const PAGE_SIZE: usize = 25;
@@ -131,25 +130,11 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<&str>, AdapterError> {
     }
 }
 
-/// The first pull's start: `intake-since`, or 30 days ago.
-fn first_since() -> Result<i64, AdapterError> {
-    match host::config(INTAKE_SINCE) {
-        Some(since) => time::parse(&since)
-            .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
-            .ok_or_else(|| {
-                AdapterError::Config(format!(
-                    "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
-                ))
-            }),
-        None => Ok(time::now() - FIRST_PULL_DAYS * 86_400),
-    }
-}
-
 pub fn pull(cursor: Option<String>) -> Result<Batch, AdapterError> {
     let from = parse_cursor(cursor.as_deref())?;
     let since = match from {
         Some(_) => None,
-        None => Some(first_since()?),
+        None => Some(first_start()?),
     };
     let api = Api::open()?;
     let limit = PAGE_SIZE.to_string();

@@ -38,9 +38,8 @@ use statusport_plugin_sdk_intake::{Batch, Customer, Inbound, IncomingOrder, Mone
 
 use crate::api::{Address, Amount, Api, MARKETPLACE_ID, Order, OrderItem};
 
-pub const INTAKE_SINCE: &str = "intake-since";
-/// How far back the first pull reaches when `intake-since` is unset.
-const FIRST_PULL_DAYS: i64 = 30;
+pub use statusport_plugin_sdk_intake::intake::INTAKE_SINCE;
+use statusport_plugin_sdk_intake::intake::first_start;
 /// Orders per `getOrders` page: their `getOrderItems` calls fit in the burst
 /// Amazon grants that operation (30).
 const PAGE_SIZE: u32 = 20;
@@ -195,20 +194,6 @@ impl Listing {
         let newest = self.newest.as_deref().map_or(at, secs);
         let keep_from = newest.min(secs(&self.started) - SETTLE_SECS);
         self.recent.retain(|(_, t)| secs(t) >= keep_from);
-    }
-}
-
-/// The first pull's start: `intake-since`, or 30 days ago.
-fn first_start() -> Result<i64, AdapterError> {
-    match host::config(INTAKE_SINCE) {
-        Some(since) => time::parse(&since)
-            .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
-            .ok_or_else(|| {
-                AdapterError::Config(format!(
-                    "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
-                ))
-            }),
-        None => Ok(time::now() - FIRST_PULL_DAYS * 86_400),
     }
 }
 

@@ -32,9 +32,8 @@ use statusport_plugin_sdk_intake::{
 use crate::{Api, order_path, status_by_id};
 
 pub const WEBHOOK_SECRET: &str = "webhook-secret";
-pub const INTAKE_SINCE: &str = "intake-since";
-/// How far back the first pull reaches when `intake-since` is unset.
-const FIRST_PULL_DAYS: i64 = 30;
+pub use statusport_plugin_sdk_intake::intake::INTAKE_SINCE;
+use statusport_plugin_sdk_intake::intake::first_start;
 /// Orders a page: each costs one more request for its products, and a pull
 /// must finish within the host's deadline for one call.
 const PAGE_SIZE: usize = 25;
@@ -89,20 +88,6 @@ fn seconds(text: &str) -> Option<i64> {
         .ok()
         .map(|t| t.as_second())
         .or_else(|| time::parse(text))
-}
-
-/// The first pull's start: `intake-since`, or 30 days ago.
-fn first_start() -> Result<i64, AdapterError> {
-    match host::config(INTAKE_SINCE) {
-        Some(since) => time::parse(&since)
-            .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
-            .ok_or_else(|| {
-                AdapterError::Config(format!(
-                    "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
-                ))
-            }),
-        None => Ok(time::now() - FIRST_PULL_DAYS * 86_400),
-    }
 }
 
 #[derive(Deserialize, Default)]

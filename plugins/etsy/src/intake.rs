@@ -24,9 +24,8 @@ use statusport_plugin_sdk_intake::{Batch, Inbound, StatusChange};
 use crate::api::{Api, PAGE_SIZE};
 
 pub const WEBHOOK_SECRET: &str = "webhook-secret";
-pub const INTAKE_SINCE: &str = "intake-since";
-/// How far back the first pull reaches when `intake-since` is unset.
-const FIRST_PULL_DAYS: i64 = 30;
+pub use statusport_plugin_sdk_intake::intake::INTAKE_SINCE;
+use statusport_plugin_sdk_intake::intake::first_start;
 /// The earliest `min_last_modified` Etsy takes (2000-01-01).
 const EARLIEST: i64 = 946_684_800;
 
@@ -52,20 +51,6 @@ impl Cursor {
 
     fn encode(&self) -> String {
         serde_json::to_string(self).expect("a cursor serialises")
-    }
-}
-
-/// The first pull's start: `intake-since`, or 30 days ago.
-fn first_start() -> Result<i64, AdapterError> {
-    match host::config(INTAKE_SINCE) {
-        Some(since) => time::parse(&since)
-            .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
-            .ok_or_else(|| {
-                AdapterError::Config(format!(
-                    "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
-                ))
-            }),
-        None => Ok(time::now() - FIRST_PULL_DAYS * 86_400),
     }
 }
 

@@ -3,7 +3,7 @@
 //! names the value, so an operator sees which answer of the platform did
 //! not make sense.
 
-use statusport_plugin_sdk::{AdapterError, Dimension, Value, money, time};
+use statusport_plugin_sdk::{AdapterError, Dimension, Value, host, money, time};
 
 use crate::{Money, StatusValue};
 
@@ -54,4 +54,26 @@ pub fn status_value(dimension: Dimension, code: &str) -> StatusValue {
 pub fn rfc3339(text: &str, what: &str) -> Result<String, AdapterError> {
     time::to_rfc3339(text)
         .ok_or_else(|| AdapterError::Rejected(format!("{what} \"{text}\" is not a date and time")))
+}
+
+/// The config field in which an operator says where a channel's first pull
+/// starts.
+pub const INTAKE_SINCE: &str = "intake-since";
+/// How far back the first pull reaches when `intake-since` is unset.
+pub const FIRST_PULL_DAYS: i64 = 30;
+
+/// Where the first pull starts, in seconds since the epoch: the channel's
+/// `intake-since` (a date `2026-01-31` or an RFC 3339 time), or 30 days
+/// ago; a value that is neither is a `config` error naming the field.
+pub fn first_start() -> Result<i64, AdapterError> {
+    match host::config(INTAKE_SINCE) {
+        Some(since) => time::parse(&since)
+            .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
+            .ok_or_else(|| {
+                AdapterError::Config(format!(
+                    "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
+                ))
+            }),
+        None => Ok(time::now() - FIRST_PULL_DAYS * 86_400),
+    }
 }

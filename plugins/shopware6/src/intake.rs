@@ -28,8 +28,8 @@ use statusport_plugin_sdk_intake::{
 use crate::Session;
 
 pub const APP_SECRET: &str = "app-secret";
-pub const INTAKE_SINCE: &str = "intake-since";
-const FIRST_PULL_DAYS: i64 = 30;
+pub use statusport_plugin_sdk_intake::intake::INTAKE_SINCE;
+use statusport_plugin_sdk_intake::intake::first_start;
 const PAGE_SIZE: usize = 100;
 
 /// How far one stream has been read: the newest time delivered, as
@@ -58,16 +58,7 @@ impl Cursor {
     }
 
     fn first() -> Result<Cursor, AdapterError> {
-        let start = match host::config(INTAKE_SINCE) {
-            Some(since) => time::parse(&since)
-                .or_else(|| time::parse(&format!("{}T00:00:00Z", since.trim())))
-                .ok_or_else(|| {
-                    AdapterError::Config(format!(
-                        "\"{INTAKE_SINCE}\" is \"{since}\": use a date (2026-01-31) or an RFC 3339 time"
-                    ))
-                })?,
-            None => time::now() - FIRST_PULL_DAYS * 86_400,
-        };
+        let start = first_start()?;
         let mark = Mark {
             at: time::format_rfc3339(start),
             seen: Vec::new(),
