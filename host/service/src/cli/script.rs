@@ -349,7 +349,7 @@ async fn serve(fake: Arc<Mutex<Fake>>) -> anyhow::Result<(String, tokio::task::J
             let fake = fake.clone();
             async move {
                 let path = uri.path().to_owned();
-                let (route, answer, delay) = {
+                let (answer, delay) = {
                     let mut f = fake.lock().unwrap_or_else(|p| p.into_inner());
                     let (route, answer, delay) = f.answer(method.as_str(), &path);
                     let run = f.run;
@@ -360,9 +360,8 @@ async fn serve(fake: Arc<Mutex<Fake>>) -> anyhow::Result<(String, tokio::task::J
                         route: route.map(|i| i + 1),
                         status: answer.status,
                     });
-                    (route, answer, delay)
+                    (answer, delay)
                 };
-                let _ = route;
                 if delay > 0 {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
